@@ -1,0 +1,2 @@
+"""Model code only: heterogeneous encoders, link decoders, baselines. No Neo4j, no files.
+(Arrives with the GNN issue.)"""

@@ -1,0 +1,19 @@
+"""Destructive maintenance, kept apart so nothing calls it by accident."""
+
+from __future__ import annotations
+
+from neo4j import Driver
+
+from graphdb import queries
+
+
+def clear_graph(driver: Driver, database: str | None = None, batch: int = 20_000) -> int:
+    """Delete every node and relationship in batches (schema stays); returns nodes deleted."""
+    total = 0
+    while True:
+        deleted = driver.execute_query(
+            queries.DELETE_ALL_BATCH, limit=batch, database_=database
+        ).records[0]["deleted"]
+        total += deleted
+        if deleted == 0:
+            return total

@@ -1,0 +1,151 @@
+"""The generic CSV format, so anyone can load their own data without writing Python.
+
+A folder with these UTF-8, comma-separated files (header line first; columns matched by name,
+unknown columns rejected so that a typo is never silently dropped). Only ``interactions.csv`` is
+required; users and items it mentions are created even without ``users.csv`` / ``items.csv``.
+
+=====================  ===========================================  ===========================
+file                   required columns                             optional columns
+=====================  ===========================================  ===========================
+interactions.csv       user_id, item_id                             weight (default 1), rating,
+                                                                    ts (unix seconds)
+users.csv              user_id                                      name, text
+items.csv              item_id                                      title, text
+item_interests.csv     item_id, interest                            kind (default tag), weight
+user_interests.csv     user_id, interest                            kind (default tag), weight
+=====================  ===========================================  ===========================
+
+Repeated (user, item) rows are folded into one INTERACTED edge: weights add up, the latest
+rating and timestamp win. Interests are normalised like every tag (case, spaces, punctuation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from graphdb.errors import DataValidationError
+from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet
+from graphdb.loaders.tables import (
+    Column,
+    parse_float,
+    parse_int,
+    parse_optional_text,
+    parse_text,
+    read_rows,
+    require_files,
+)
+from graphdb.schema import Label, RelType
+
+DATASET = "csv"
+REQUIRED_FILES = ("interactions.csv",)
+INTEREST_KINDS = ("genre", "tag", "topic")
+
+
+def _kind(value: str) -> str:
+    kind = value.strip().lower() or "tag"
+    if kind not in INTEREST_KINDS:
+        raise ValueError(f"kind must be one of {INTEREST_KINDS}, got {value!r}")
+    return kind
+
+
+def _optional_float(value: str) -> float | None:
+    return parse_float(value) if value.strip() else None
+
+
+def _optional_int(value: str) -> int | None:
+    return parse_int(value) if value.strip() else None
+
+
+def _prefixed(namespace: str | None, raw_id: str) -> str:
+    return f"{namespace}:{raw_id}" if namespace else raw_id
+
+
+def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
+    """Read and validate the folder into a plan; raises DataValidationError on bad input."""
+    require_files(data_dir, DATASET, REQUIRED_FILES)
+    plan = GraphPlan(DATASET)
+    users = NodeSet(Label.USER)
+    items = NodeSet(Label.ITEM)
+
+    def read(name: str, columns: list[Column]) -> list[tuple[int, dict[str, Any]]]:
+        path = data_dir / name
+        return list(read_rows(path, columns, exact_header=False)) if path.exists() else []
+
+    for _, row in read(
+        "users.csv",
+        [
+            Column("user_id", parse_text),
+            Column("name", parse_optional_text, required=False),
+            Column("text", parse_optional_text, required=False),
+        ],
+    ):
+        users.add(_prefixed(namespace, row["user_id"]), name=row.get("name"), text=row.get("text"))
+    for _, row in read(
+        "items.csv",
+        [
+            Column("item_id", parse_text),
+            Column("title", parse_optional_text, required=False),
+            Column("text", parse_optional_text, required=False),
+        ],
+    ):
+        items.add(
+            _prefixed(namespace, row["item_id"]), title=row.get("title"), text=row.get("text")
+        )
+
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, row in read(
+        "interactions.csv",
+        [
+            Column("user_id", parse_text),
+            Column("item_id", parse_text),
+            Column("weight", _optional_float, required=False),
+            Column("rating", _optional_float, required=False),
+            Column("ts", _optional_int, required=False),
+        ],
+    ):
+        user_id = _prefixed(namespace, row["user_id"])
+        item_id = _prefixed(namespace, row["item_id"])
+        users.add(user_id)
+        items.add(item_id)
+        weight = row.get("weight")
+        edge = merged.setdefault((user_id, item_id), {"weight": 0.0})
+        edge["weight"] += 1.0 if weight is None else weight
+        if row.get("ts") is None or row["ts"] >= edge.get("ts", row["ts"]):
+            for key in ("rating", "ts"):
+                if row.get(key) is not None:
+                    edge[key] = row[key]
+    interacted = RelSet(RelType.INTERACTED, Label.USER, Label.ITEM)
+    for (user_id, item_id), props in merged.items():
+        interacted.add(user_id, item_id, **props)
+    plan.relationships.append(interacted)
+    if not merged:
+        raise DataValidationError(str(data_dir / "interactions.csv"), "has no data rows")
+
+    interest_columns = [
+        Column("interest", parse_text),
+        Column("kind", _kind, required=False),
+        Column("weight", _optional_float, required=False),
+    ]
+    for name, id_column, label, node_set, rel_type, source in (
+        ("item_interests.csv", "item_id", Label.ITEM, items, RelType.HAS_INTEREST, "catalog"),
+        ("user_interests.csv", "user_id", Label.USER, users, RelType.INTERESTED_IN, "explicit"),
+    ):
+        rels = RelSet(rel_type, label, Label.INTEREST, source=source)
+        for line, row in read(name, [Column(id_column, parse_text), *interest_columns]):
+            interest_id = plan.interests.add(row["interest"], row.get("kind") or "tag")
+            if interest_id is None:
+                raise DataValidationError(
+                    str(data_dir / name),
+                    "interest has no letters or digits",
+                    line=line,
+                    column="interest",
+                )
+            node_id = _prefixed(namespace, row[id_column])
+            node_set.add(node_id)
+            weight = row.get("weight")
+            rels.add(node_id, interest_id, weight=1.0 if weight is None else weight)
+        if rels.rows:
+            plan.relationships.append(rels)
+    plan.nodes = [users, items]
+    return plan

@@ -1,0 +1,244 @@
+"""The ``interestgraph`` command: builds settings and a driver, then calls into the layers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from neo4j import Driver
+from neo4j.exceptions import Neo4jError
+from rich.console import Console
+
+from graphdb.connection import Neo4jTarget, open_driver, resolve_target
+from graphdb.cypher import parse_params, run_cypher
+from graphdb.errors import GraphDBError
+from graphdb.loaders.plan import write_plan
+from graphdb.loaders.registry import DATASETS
+from graphdb.local import LocalNeo4j
+from graphdb.stats import graph_counts
+from interestgraph.output import emit, fail, table
+from interestgraph.settings import Settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The local Neo4j (the embedded default).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+#: Folder names of the public datasets under INTERESTGRAPH_DATASETS / --datasets-dir.
+DATASET_FOLDERS = {"movielens-small": "movielens-small", "lastfm-hetrec": "lastfm-hetrec-2k"}
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Expand user interests with Neo4j, LLM embeddings and a heterogeneous GNN."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _target(settings: Settings) -> Neo4jTarget:
+    return resolve_target(
+        settings.home,
+        settings.neo4j_uri,
+        settings.neo4j_user,
+        settings.neo4j_password,
+        settings.neo4j_database,
+    )
+
+
+@contextmanager
+def _graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
+    """A driver to the configured Neo4j; graph-layer errors become one clear message."""
+    try:
+        target = _target(Settings())
+        driver = open_driver(target)
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    try:
+        yield driver, target.database
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    except Neo4jError as e:
+        raise fail(f"Neo4j: {e.code}: {e.message}", as_json) from None
+    finally:
+        driver.close()
+
+
+# -- db ---------------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Neo4j data folder [default: $INTERESTGRAPH_HOME/neo4j].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Bolt port [default: a free one].")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password for a new data folder [default: random, saved in it]."),
+    ] = None,
+    heap: Annotated[str, typer.Option(help="JVM max heap.")] = "2g",
+    as_json: JsonFlag = False,
+) -> None:
+    """Start the local Neo4j on 127.0.0.1 and wait until Bolt answers."""
+    settings = Settings()
+    try:
+        state, started = LocalNeo4j(settings.home).start(data_dir, port, password, heap)
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    emit(
+        {"status": "running", "started": started, **state.public()},
+        as_json,
+        lambda c: c.print(
+            f"Neo4j {'started' if started else 'already running'}: {state.uri} "
+            f"(data {state.data_dir})",
+            highlight=False,
+        ),
+    )
+
+
+@db_app.command("stop")
+def db_stop(as_json: JsonFlag = False) -> None:
+    """Stop the local Neo4j cleanly (SIGTERM → shutdown())."""
+    emit(LocalNeo4j(Settings().home).stop(), as_json)
+
+
+@db_app.command("status")
+def db_status(as_json: JsonFlag = False) -> None:
+    """Say whether the local Neo4j runs, and where. Exit code 1 if it died."""
+    status = LocalNeo4j(Settings().home).status()
+    emit(status, as_json)
+    if status["status"] == "dead":
+        raise typer.Exit(1)
+
+
+# -- graph ------------------------------------------------------------------------------------
+@app.command()
+def query(
+    cypher: Annotated[str, typer.Argument(help="The Cypher statement.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="NAME=VALUE; VALUE is JSON when it parses, else a string."),
+    ] = None,
+    write: Annotated[bool, typer.Option(help="Run in a write transaction.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run Cypher against the configured Neo4j (read-only unless --write)."""
+    with _graph(as_json) as (driver, database):
+        keys, rows = run_cypher(
+            driver, cypher, parse_params(param or []), write=write, database=database
+        )
+    emit({"rows": rows}, as_json, lambda c: table(c, keys, [[r[k] for k in keys] for r in rows]))
+
+
+@app.command()
+def ingest(
+    dataset: Annotated[str, typer.Argument(help=f"One of: {', '.join(DATASETS)}.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with the dataset's files.")] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefix user and item ids with NAMESPACE: (to load several datasets side by side)."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=100)] = 10_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate a dataset completely, then write it with batched, idempotent MERGEs."""
+    payload = _ingest(Settings(), dataset, data_dir, namespace, batch_size, as_json)
+    emit(payload, as_json)
+
+
+def _ingest(
+    settings: Settings,
+    dataset: str,
+    data_dir: Path | None,
+    namespace: str | None,
+    batch_size: int,
+    as_json: bool,
+) -> dict[str, Any]:
+    if dataset not in DATASETS:
+        raise fail(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}", as_json)
+    if data_dir is None:
+        if settings.datasets_dir is None or dataset not in DATASET_FOLDERS:
+            raise fail(
+                "pass --data-dir DIR (or set INTERESTGRAPH_DATASETS to the folder holding "
+                f"{', '.join(DATASET_FOLDERS.values())})",
+                as_json,
+            )
+        data_dir = settings.datasets_dir / DATASET_FOLDERS[dataset]
+    try:
+        plan = DATASETS[dataset](data_dir, namespace)
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    with _graph(as_json) as (driver, database):
+        report = write_plan(driver, plan, database=database, batch_size=batch_size)
+        counts = graph_counts(driver, database)
+    return {
+        "dataset": dataset,
+        "data_dir": str(data_dir),
+        **counts,
+        **report,
+        "skipped": plan.skipped,
+    }
+
+
+@app.command()
+def stats(as_json: JsonFlag = False) -> None:
+    """Node and relationship counts of the configured Neo4j."""
+    with _graph(as_json) as (driver, database):
+        counts = graph_counts(driver, database)
+    emit(counts, as_json, lambda c: _render_counts(c, counts))
+
+
+def _render_counts(console: Console, counts: dict[str, Any]) -> None:
+    table(console, ["label", "nodes"], sorted(counts["nodes"].items()), title="Nodes")
+    table(
+        console,
+        ["type", "relationships"],
+        sorted(counts["relationships"].items()),
+        title="Relationships",
+    )
+    table(
+        console,
+        ["type:source", "relationships"],
+        sorted(counts["relationships_by_source"].items()),
+        title="By source",
+    )
+
+
+@app.command()
+def demo(
+    datasets_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder holding movielens-small/ [default: $INTERESTGRAPH_DATASETS]."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The main job end to end on the embedded default: start Neo4j, ingest, print statistics."""
+    settings = Settings()
+    folder = datasets_dir or settings.datasets_dir
+    if folder is None:
+        raise fail("pass --datasets-dir (the folder holding movielens-small/)", as_json)
+    try:
+        state, _ = LocalNeo4j(settings.home).start()
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    report = _ingest(settings, "movielens-small", folder / "movielens-small", None, 10_000, as_json)
+    payload = {"neo4j": state.uri, "ingest": report}
+    emit(
+        payload,
+        as_json,
+        lambda c: (
+            c.print(
+                f"Neo4j at {state.uri}; movielens-small ingested in {report['seconds']} s "
+                f"({report['relationships_per_second']} relationships/s)",
+                highlight=False,
+            ),
+            _render_counts(c, report),
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The HTTP API: predictions plus graph paths as explanations. (Arrives with the serving issue.)"""

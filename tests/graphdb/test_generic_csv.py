@@ -1,0 +1,82 @@
+"""The generic CSV format: user data without Python, injection-proof, strict about columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+
+from graphdb.errors import DataValidationError
+from graphdb.loaders import generic_csv
+from graphdb.loaders.plan import write_plan
+from graphdb.stats import graph_counts
+
+INJECTION = "x'}) DETACH DELETE n //"
+
+
+def _folder(tmp_path: Path, **files: str) -> Path:
+    for name, body in files.items():
+        (tmp_path / f"{name}.csv").write_text(body, encoding="utf-8")
+    return tmp_path
+
+
+def test_small_graph_loads_with_all_files(driver: Driver, tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        interactions="user_id,item_id,weight,rating,ts\nu1,i1,2,4.5,10\nu1,i1,1,3.0,20\nu2,i2,,,\n",
+        users="user_id,name\nu1,Ada\n",
+        items=f'item_id,title\ni1,"{INJECTION}"\ni3,Unrated\n',
+        item_interests="item_id,interest,kind\ni1,Jazz,genre\ni2,jazz ,\n",
+        user_interests="user_id,interest,weight\nu2,Blue Note,3\n",
+    )
+    write_plan(driver, generic_csv.parse(folder), progress=False)
+    counts = graph_counts(driver)
+    assert counts["nodes"] == {"User": 2, "Item": 3, "Interest": 2}
+    assert counts["relationships"]["INTERACTED"] == 2
+    edge = driver.execute_query(
+        "MATCH (:User {id: 'u1'})-[r:INTERACTED]->(i:Item {id: 'i1'}) "
+        "RETURN r.weight AS w, r.rating AS rating, r.ts AS ts, i.title AS title"
+    ).records[0]
+    # duplicate rows fold: weights add, the latest rating wins; the title is stored verbatim
+    assert (edge["w"], edge["rating"], edge["ts"], edge["title"]) == (3.0, 3.0, 20, INJECTION)
+    assert counts["relationships_by_source"] == {
+        "HAS_INTEREST:catalog": 2,
+        "INTERESTED_IN:explicit": 1,
+    }
+
+
+def test_cypher_in_values_is_stored_as_text_and_deletes_nothing(
+    driver: Driver, tmp_path: Path
+) -> None:
+    driver.execute_query("CREATE (:User {id: 'bystander'})")
+    folder = _folder(
+        tmp_path,
+        interactions=f'user_id,item_id\n"{INJECTION}","{INJECTION}"\n',
+        item_interests=f'item_id,interest\n"{INJECTION}","{INJECTION}"\n',
+    )
+    write_plan(driver, generic_csv.parse(folder), progress=False)
+    record = driver.execute_query(
+        "MATCH (u:User {id: $id})-[:INTERACTED]->(i:Item {id: $id})-[:HAS_INTEREST]->(t) "
+        "RETURN t.aliases AS aliases",
+        id=INJECTION,
+    ).records[0]
+    assert record["aliases"] == [INJECTION]
+    assert graph_counts(driver)["nodes"]["User"] == 2  # the bystander survived
+
+
+def test_bad_row_names_line_and_writes_nothing(driver: Driver, tmp_path: Path) -> None:
+    folder = _folder(tmp_path, interactions="user_id,item_id,weight\nu1,i1,1\nu2,i2,heavy\n")
+    with pytest.raises(DataValidationError, match=r"interactions\.csv:3: column '3 \(weight\)'"):
+        write_plan(driver, generic_csv.parse(folder), progress=False)
+    assert graph_counts(driver)["nodes"]["User"] == 0
+
+
+def test_unknown_interest_kind_is_rejected(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        interactions="user_id,item_id\nu,i\n",
+        item_interests="item_id,interest,kind\ni,jazz,mood\n",
+    )
+    with pytest.raises(DataValidationError, match=r"item_interests\.csv:2: .*kind must be one of"):
+        generic_csv.parse(folder)

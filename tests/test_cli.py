@@ -1,0 +1,67 @@
+"""The CLI contract: ``--json`` prints one JSON object on stdout; errors exit non-zero."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from interestgraph.cli import app
+
+runner = CliRunner()
+
+
+def _json(args: list[str]) -> tuple[int, dict]:
+    result = runner.invoke(app, [*args, "--json"])
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.usefixtures("neo4j_env")
+def test_ingest_query_and_params(driver: Driver, tmp_path: Path) -> None:
+    (tmp_path / "interactions.csv").write_text("user_id,item_id\nu1,i1\nu2,i1\n")
+    code, report = _json(["ingest", "csv", "--data-dir", str(tmp_path)])
+    assert code == 0
+    assert report["nodes"]["User"] == 2 and report["relationships"]["INTERACTED"] == 2
+    assert report["relationships_per_second"] > 0
+
+    code, out = _json(["query", "MATCH (u:User) RETURN count(u) AS n"])
+    assert (code, out) == (0, {"rows": [{"n": 2}]})
+    code, out = _json(
+        [
+            "query",
+            "MATCH (u:User {id: $id}) RETURN u.id AS id, $n + 1 AS m",
+            "--param",
+            "id=u1",
+            "--param",
+            "n=41",
+        ]
+    )
+    assert out == {"rows": [{"id": "u1", "m": 42}]}
+
+
+@pytest.mark.usefixtures("neo4j_env")
+def test_query_is_read_only_unless_write(driver: Driver) -> None:
+    code, out = _json(["query", "CREATE (:User {id: 'x'})"])
+    assert code == 1 and "error" in out
+    code, _ = _json(["query", "CREATE (:User {id: $id})", "--param", "id=x", "--write"])
+    assert code == 0
+    assert (
+        driver.execute_query("MATCH (u:User {id: 'x'}) RETURN count(u) AS n").records[0]["n"] == 1
+    )
+
+
+def test_no_neo4j_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("INTERESTGRAPH_HOME", str(tmp_path))
+    code, out = _json(["query", "RETURN 1"])
+    assert code == 1
+    assert "interestgraph db start" in out["error"]
+
+
+def test_bad_dataset_folder_names_expected_files(tmp_path: Path) -> None:
+    code, out = _json(["ingest", "lastfm-hetrec", "--data-dir", str(tmp_path)])
+    assert code == 1
+    assert "missing artists.dat, tags.dat" in out["error"]
