@@ -13,13 +13,18 @@ from neo4j import Driver
 from neo4j.exceptions import Neo4jError
 from rich.console import Console
 
+from features.cache import EmbeddingCache
+from features.encoder import DEFAULT_MODEL, TextEncoder
 from graphdb.connection import Neo4jTarget, open_driver, resolve_target
 from graphdb.cypher import parse_params, run_cypher
 from graphdb.errors import GraphDBError
 from graphdb.loaders.plan import write_plan
 from graphdb.loaders.registry import DATASETS
 from graphdb.local import LocalNeo4j
+from graphdb.schema import Label
 from graphdb.stats import graph_counts
+from graphdb.vectors import has_node, similar_nodes
+from interestgraph.embedding_job import embed_graph
 from interestgraph.output import emit, fail, table
 from interestgraph.settings import Settings
 
@@ -209,6 +214,64 @@ def _render_counts(console: Console, counts: dict[str, Any]) -> None:
         sorted(counts["relationships_by_source"].items()),
         title="By source",
     )
+
+
+@app.command()
+def embed(
+    model: Annotated[
+        str, typer.Option(help="Local folder or hub name of a sentence encoder.")
+    ] = DEFAULT_MODEL,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give every User, Item and Interest a text embedding, written back with vector indexes."""
+    settings = Settings()
+    with _graph(as_json) as (driver, database):
+        try:
+            encoder = TextEncoder(model, device=device, batch_size=batch_size)
+        except (OSError, RuntimeError, ValueError) as e:
+            raise fail(f"cannot load encoder {model!r}: {e}", as_json) from None
+        cache = EmbeddingCache(settings.home / "embeddings.sqlite")
+        try:
+            report = embed_graph(driver, encoder, cache, database)
+        finally:
+            cache.close()
+    emit(report, as_json)
+
+
+@app.command()
+def similar(
+    kind: Annotated[str, typer.Argument(help="user, item or interest.")],
+    node_id: Annotated[str, typer.Argument(metavar="ID")],
+    k: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    to: Annotated[str | None, typer.Option(help="Look among another kind (e.g. interest).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Nearest nodes by embedding, answered by Neo4j's vector index."""
+    label, target = _label(kind, as_json), _label(to or kind, as_json)
+    with _graph(as_json) as (driver, database):
+        rows = similar_nodes(driver, label, node_id, k, target, database)
+        if not rows and not has_node(driver, label, node_id, database):
+            raise fail(f"no {label.value} with id {node_id!r}", as_json)
+    if not rows:
+        raise fail(
+            f"{label.value} {node_id!r} has no embedding: run `interestgraph embed`", as_json
+        )
+    emit(
+        {"kind": kind, "id": node_id, "target": target.value, "similar": rows},
+        as_json,
+        lambda c: table(
+            c, ["id", "name", "score"], [[r["id"], r["name"], round(r["score"], 4)] for r in rows]
+        ),
+    )
+
+
+def _label(kind: str, as_json: bool) -> Label:
+    labels = {"user": Label.USER, "item": Label.ITEM, "interest": Label.INTEREST}
+    if kind.lower() not in labels:
+        raise fail(f"kind must be one of {', '.join(labels)}, got {kind!r}", as_json)
+    return labels[kind.lower()]
 
 
 @app.command()
