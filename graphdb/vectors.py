@@ -54,6 +54,24 @@ RETURN u.id AS id, u.text AS profile, interests, items ORDER BY id
 """
 
 
+ITEM_INTEREST_LABELS = """
+MATCH (i:Item)-[h:HAS_INTEREST]->(t:Interest {kind: $kind})
+WHERE h.source <> 'llm'
+RETURN i.id AS item, t.id AS interest
+"""
+
+
+def item_interest_labels(
+    driver: Driver, kind: str, database: str | None = None
+) -> list[tuple[str, str]]:
+    """Non-LLM ``(item id, interest id)`` pairs for interests of one kind: the ground truth the
+    tagger is calibrated and evaluated on."""
+    records = driver.execute_query(
+        ITEM_INTEREST_LABELS, kind=kind, database_=database, routing_="r"
+    ).records
+    return [(r["item"], r["interest"]) for r in records]
+
+
 def index_name(label: Label) -> str:
     """Name of the vector index on ``label``'s ``embedding``."""
     return f"{Label(label).value.lower()}_embedding"

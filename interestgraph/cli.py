@@ -27,6 +27,7 @@ from graphdb.vectors import has_node, similar_nodes
 from interestgraph.embedding_job import embed_graph
 from interestgraph.output import emit, fail, table
 from interestgraph.settings import Settings
+from interestgraph.tagging_job import tag_interests
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The local Neo4j (the embedded default).", no_args_is_help=True)
@@ -265,6 +266,33 @@ def similar(
             c, ["id", "name", "score"], [[r["id"], r["name"], round(r["score"], 4)] for r in rows]
         ),
     )
+
+
+@app.command("tag-interests")
+def tag_interests_command(
+    kind: Annotated[
+        str, typer.Option(help="Interest kind to propose (genre, tag, topic).")
+    ] = "genre",
+    k: Annotated[int, typer.Option(min=1, help="Proposals considered per item.")] = 3,
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.5)] = 0.2,
+    seed: int = 0,
+    write: Annotated[bool, typer.Option(help="Write HAS_INTEREST {source:'llm'} edges.")] = True,
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    as_json: JsonFlag = False,
+) -> None:
+    """LLM interest recognition from item text, evaluated on held-out items, written as 'llm'."""
+    settings = Settings()
+    with _graph(as_json) as (driver, database):
+        encoder = TextEncoder(model, device=device)
+        cache = EmbeddingCache(settings.home / "embeddings.sqlite")
+        try:
+            report = tag_interests(driver, encoder, cache, kind, k, holdout, seed, write, database)
+        except ValueError as e:
+            raise fail(str(e), as_json) from None
+        finally:
+            cache.close()
+    emit(report, as_json)
 
 
 def _label(kind: str, as_json: bool) -> Label:
