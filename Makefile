@@ -25,6 +25,7 @@ test: lint
 
 bench: setup
 	$(PY) benchmarks/bench_ingest.py --datasets-dir $(DATASETS)
+	$(PY) benchmarks/bench_encoder.py --datasets-dir $(DATASETS)
 
 stop:
 	$(VENV)/bin/interestgraph db stop
