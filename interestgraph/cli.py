@@ -308,9 +308,13 @@ def demo(
         Path | None,
         typer.Option(help="Folder holding movielens-small/ [default: $INTERESTGRAPH_DATASETS]."),
     ] = None,
+    embed_nodes: Annotated[
+        bool, typer.Option("--embed/--no-embed", help="Also embed every node.")
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
-    """The main job end to end on the embedded default: start Neo4j, ingest, print statistics."""
+    """The main job end to end on the embedded default: start Neo4j, ingest movielens-small,
+    embed every node, print statistics."""
     settings = Settings()
     folder = datasets_dir or settings.datasets_dir
     if folder is None:
@@ -320,16 +324,28 @@ def demo(
     except GraphDBError as e:
         raise fail(str(e), as_json) from None
     report = _ingest(settings, "movielens-small", folder / "movielens-small", None, 10_000, as_json)
-    payload = {"neo4j": state.uri, "ingest": report}
-    emit(
-        payload,
-        as_json,
-        lambda c: (
-            c.print(
-                f"Neo4j at {state.uri}; movielens-small ingested in {report['seconds']} s "
-                f"({report['relationships_per_second']} relationships/s)",
+    payload: dict[str, Any] = {"neo4j": state.uri, "ingest": report}
+    if embed_nodes:
+        with _graph(as_json) as (driver, database):
+            cache = EmbeddingCache(settings.home / "embeddings.sqlite")
+            try:
+                payload["embed"] = embed_graph(driver, TextEncoder(), cache, database)
+            finally:
+                cache.close()
+
+    def render(console: Console) -> None:
+        console.print(
+            f"Neo4j at {state.uri}; movielens-small ingested in {report['seconds']} s "
+            f"({report['relationships_per_second']} relationships/s)",
+            highlight=False,
+        )
+        if "embed" in payload:
+            done = payload["embed"]
+            console.print(
+                f"Embedded {done['encoded']} new texts with {done['model']} on "
+                f"{done['device']} in {done['seconds']} s",
                 highlight=False,
-            ),
-            _render_counts(c, report),
-        ),
-    )
+            )
+        _render_counts(console, report)
+
+    emit(payload, as_json, render)

@@ -65,3 +65,20 @@ def test_bad_dataset_folder_names_expected_files(tmp_path: Path) -> None:
     code, out = _json(["ingest", "lastfm-hetrec", "--data-dir", str(tmp_path)])
     assert code == 1
     assert "missing artists.dat, tags.dat" in out["error"]
+
+
+def test_demo_starts_neo4j_and_ingests(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, datasets_dir: Path
+) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("INTERESTGRAPH_HOME", str(tmp_path))
+    try:
+        code, out = _json(["demo", "--datasets-dir", str(datasets_dir), "--no-embed"])
+        assert code == 0
+        assert out["ingest"]["nodes"]["User"] == 610
+        assert out["ingest"]["relationships"]["INTERACTED"] == 100836
+        code, rows = _json(["query", "MATCH (i:Item) RETURN count(i) AS n"])
+        assert rows == {"rows": [{"n": 9742}]}  # found through the state file, no env
+    finally:
+        code, stopped = _json(["db", "stop"])
+    assert stopped["was_running"] is True and stopped["forced"] is False
