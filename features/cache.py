@@ -34,6 +34,12 @@ class EmbeddingCache:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):

@@ -12,8 +12,9 @@ what matters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 MAX_TAGS = 12
 MAX_USER_INTERESTS = 15
@@ -26,6 +27,11 @@ class WeightedName:
 
     name: str
     weight: float = 1.0
+
+
+def weighted_names(entries: Iterable[Mapping[str, Any]]) -> list[WeightedName]:
+    """``[{name, weight}]`` records (as graph queries return them) → names; nameless dropped."""
+    return [WeightedName(e["name"], e.get("weight") or 0.0) for e in entries if e.get("name")]
 
 
 def _strongest(names: Iterable[WeightedName], limit: int) -> list[str]:

@@ -227,18 +227,23 @@ def embed(
     as_json: JsonFlag = False,
 ) -> None:
     """Give every User, Item and Interest a text embedding, written back with vector indexes."""
-    settings = Settings()
-    with _graph(as_json) as (driver, database):
-        try:
-            encoder = TextEncoder(model, device=device, batch_size=batch_size)
-        except (OSError, RuntimeError, ValueError) as e:
-            raise fail(f"cannot load encoder {model!r}: {e}", as_json) from None
-        cache = EmbeddingCache(settings.home / "embeddings.sqlite")
-        try:
-            report = embed_graph(driver, encoder, cache, database)
-        finally:
-            cache.close()
+    encoder = _encoder(model, device, batch_size, as_json)
+    with _graph(as_json) as (driver, database), _cache(Settings()) as cache:
+        report = embed_graph(driver, encoder, cache, database)
     emit(report, as_json)
+
+
+def _encoder(model: str, device: str, batch_size: int, as_json: bool) -> TextEncoder:
+    """Load the text encoder; a missing model or device becomes one clear message."""
+    try:
+        return TextEncoder(model, device=device, batch_size=batch_size)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise fail(f"cannot load encoder {model!r}: {e}", as_json) from None
+
+
+def _cache(settings: Settings) -> EmbeddingCache:
+    """The embedding cache shared by every command of one interestgraph home."""
+    return EmbeddingCache(settings.home / "embeddings.sqlite")
 
 
 @app.command()
@@ -282,16 +287,12 @@ def tag_interests_command(
     as_json: JsonFlag = False,
 ) -> None:
     """LLM interest recognition from item text, evaluated on held-out items, written as 'llm'."""
-    settings = Settings()
-    with _graph(as_json) as (driver, database):
-        encoder = TextEncoder(model, device=device)
-        cache = EmbeddingCache(settings.home / "embeddings.sqlite")
+    encoder = _encoder(model, device, 64, as_json)
+    with _graph(as_json) as (driver, database), _cache(Settings()) as cache:
         try:
             report = tag_interests(driver, encoder, cache, kind, k, holdout, seed, write, database)
         except ValueError as e:
             raise fail(str(e), as_json) from None
-        finally:
-            cache.close()
     emit(report, as_json)
 
 
@@ -326,12 +327,9 @@ def demo(
     report = _ingest(settings, "movielens-small", folder / "movielens-small", None, 10_000, as_json)
     payload: dict[str, Any] = {"neo4j": state.uri, "ingest": report}
     if embed_nodes:
-        with _graph(as_json) as (driver, database):
-            cache = EmbeddingCache(settings.home / "embeddings.sqlite")
-            try:
-                payload["embed"] = embed_graph(driver, TextEncoder(), cache, database)
-            finally:
-                cache.close()
+        encoder = _encoder(DEFAULT_MODEL, "auto", 64, as_json)
+        with _graph(as_json) as (driver, database), _cache(settings) as cache:
+            payload["embed"] = embed_graph(driver, encoder, cache, database)
 
     def render(console: Console) -> None:
         console.print(

@@ -14,7 +14,7 @@ from neo4j import Driver
 
 from features.cache import EmbeddingCache, embed_with_cache, text_hash
 from features.encoder import TextEncoder
-from features.texts import WeightedName, interest_text, item_text, user_text
+from features.texts import interest_text, item_text, user_text, weighted_names
 from graphdb.schema import Label
 from graphdb.vectors import (
     EMBEDDED_LABELS,
@@ -26,10 +26,6 @@ from graphdb.vectors import (
 )
 
 
-def _names(entries: list[dict[str, Any]]) -> list[WeightedName]:
-    return [WeightedName(e["name"], e["weight"] or 0.0) for e in entries if e.get("name")]
-
-
 def node_text(label: Label, facts: dict[str, Any]) -> str:
     """The text of one node from the facts :func:`graphdb.vectors.node_facts` returns."""
     if label is Label.ITEM:
@@ -37,14 +33,16 @@ def node_text(label: Label, facts: dict[str, Any]) -> str:
             facts["title"],
             facts["year"],
             facts["genres"] or [],
-            _names(facts["tags"]),
+            weighted_names(facts["tags"]),
             facts["description"],
         )
     if label is Label.INTEREST:
         return interest_text(
             facts["name"] or facts["id"], facts["kind"] or "topic", facts["description"]
         )
-    return user_text(facts["profile"], _names(facts["interests"]), _names(facts["items"]))
+    return user_text(
+        facts["profile"], weighted_names(facts["interests"]), weighted_names(facts["items"])
+    )
 
 
 def embed_graph(

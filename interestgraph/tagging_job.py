@@ -25,7 +25,7 @@ from features.tagging import (
     top_k,
     zero_shot_scores,
 )
-from features.texts import WeightedName, interest_text, item_text
+from features.texts import interest_text, item_text, weighted_names
 from graphdb.loaders.plan import GraphPlan, RelSet, write_plan
 from graphdb.schema import Label, RelType
 from graphdb.vectors import item_interest_labels, node_facts
@@ -33,12 +33,11 @@ from graphdb.vectors import item_interest_labels, node_facts
 
 def _text_without_kind(facts: dict[str, Any], kind: str) -> str:
     """The item's text with every interest of ``kind`` left out (no label leaks into input)."""
-    tags = [WeightedName(t["name"], t["weight"] or 0.0) for t in facts["tags"] if t.get("name")]
     return item_text(
         facts["title"],
         facts["year"],
         [] if kind == "genre" else facts["genres"],
-        [] if kind == "tag" else tags,
+        [] if kind == "tag" else weighted_names(facts["tags"]),
         facts["description"],
     )
 
@@ -149,14 +148,16 @@ def _write_proposals(
     database: str | None,
 ) -> dict[str, int]:
     """Proposals for every item, using every labelled item as an example (minus itself)."""
-    similarity_self = np.isin(np.arange(len(items)), labelled)
-    scores = neighbour_scores(item_vectors, item_vectors[labelled], truth[labelled], k=21)
-    # An item that is itself a reference must not vote for its own labels.
-    if similarity_self.any():
-        scores[labelled] = neighbour_scores(
-            item_vectors[labelled], item_vectors[labelled], truth[labelled], exclude_self=True
+    scores = weight * zero_shot_scores(item_vectors, interest_vectors)
+    unlabelled = np.setdiff1d(np.arange(len(items)), labelled)
+    if len(unlabelled):
+        scores[unlabelled] += neighbour_scores(
+            item_vectors[unlabelled], item_vectors[labelled], truth[labelled]
         )
-    scores = scores + weight * zero_shot_scores(item_vectors, interest_vectors)
+    # A labelled item must not vote for its own labels (the same leave-one-out as calibration).
+    scores[labelled] += neighbour_scores(
+        item_vectors[labelled], item_vectors[labelled], truth[labelled], exclude_self=True
+    )
     rels = RelSet(RelType.HAS_INTEREST, Label.ITEM, Label.INTEREST, source="llm")
     per_item: Counter[int] = Counter()
     for r, cols in enumerate(top_k(scores, k)):
