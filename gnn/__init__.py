@@ -1,2 +1,1 @@
-"""Model code only: heterogeneous encoders, link decoders, baselines. No Neo4j, no files.
-(Arrives with the GNN issue.)"""
+"""Model code only: heterogeneous encoders, link decoders, baselines. No Neo4j, no files."""

@@ -58,6 +58,9 @@ def _schema_statements() -> list[str]:
         "CREATE INDEX prediction_run_status IF NOT EXISTS FOR (n:PredictionRun) ON (n.status)",
         "CREATE INDEX has_interest_source IF NOT EXISTS FOR ()-[r:HAS_INTEREST]-() ON (r.source)",
         "CREATE INDEX interested_in_source IF NOT EXISTS FOR ()-[r:INTERESTED_IN]-() ON (r.source)",
+        "CREATE INDEX predicted_item_run IF NOT EXISTS FOR ()-[r:PREDICTED_ITEM]-() ON (r.run)",
+        "CREATE INDEX predicted_interest_run IF NOT EXISTS "
+        "FOR ()-[r:PREDICTED_INTEREST]-() ON (r.run)",
     ]
     return statements
 

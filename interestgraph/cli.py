@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from neo4j import Driver
-from neo4j.exceptions import Neo4jError
 from rich.console import Console
 
-from features.cache import EmbeddingCache
-from features.encoder import DEFAULT_MODEL, TextEncoder
-from graphdb.connection import Neo4jTarget, open_driver, resolve_target
+from features.encoder import DEFAULT_MODEL
 from graphdb.cypher import parse_params, run_cypher
 from graphdb.errors import GraphDBError
 from graphdb.loaders.plan import write_plan
@@ -24,6 +18,8 @@ from graphdb.local import LocalNeo4j
 from graphdb.schema import Label
 from graphdb.stats import graph_counts
 from graphdb.vectors import has_node, similar_nodes
+from interestgraph import model_commands
+from interestgraph.common import JsonFlag, embedding_cache, graph, load_encoder
 from interestgraph.embedding_job import embed_graph
 from interestgraph.output import emit, fail, table
 from interestgraph.settings import Settings
@@ -33,7 +29,6 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=F
 db_app = typer.Typer(help="The local Neo4j (the embedded default).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 #: Folder names of the public datasets under INTERESTGRAPH_DATASETS / --datasets-dir.
 DATASET_FOLDERS = {"movielens-small": "movielens-small", "lastfm-hetrec": "lastfm-hetrec-2k"}
@@ -46,34 +41,6 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-
-
-def _target(settings: Settings) -> Neo4jTarget:
-    return resolve_target(
-        settings.home,
-        settings.neo4j_uri,
-        settings.neo4j_user,
-        settings.neo4j_password,
-        settings.neo4j_database,
-    )
-
-
-@contextmanager
-def _graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
-    """A driver to the configured Neo4j; graph-layer errors become one clear message."""
-    try:
-        target = _target(Settings())
-        driver = open_driver(target)
-    except GraphDBError as e:
-        raise fail(str(e), as_json) from None
-    try:
-        yield driver, target.database
-    except GraphDBError as e:
-        raise fail(str(e), as_json) from None
-    except Neo4jError as e:
-        raise fail(f"Neo4j: {e.code}: {e.message}", as_json) from None
-    finally:
-        driver.close()
 
 
 # -- db ---------------------------------------------------------------------------------------
@@ -134,7 +101,7 @@ def query(
     as_json: JsonFlag = False,
 ) -> None:
     """Run Cypher against the configured Neo4j (read-only unless --write)."""
-    with _graph(as_json) as (driver, database):
+    with graph(as_json) as (driver, database):
         keys, rows = run_cypher(
             driver, cypher, parse_params(param or []), write=write, database=database
         )
@@ -181,7 +148,7 @@ def _ingest(
         plan = DATASETS[dataset](data_dir, namespace)
     except GraphDBError as e:
         raise fail(str(e), as_json) from None
-    with _graph(as_json) as (driver, database):
+    with graph(as_json) as (driver, database):
         report = write_plan(driver, plan, database=database, batch_size=batch_size)
         counts = graph_counts(driver, database)
     return {
@@ -196,7 +163,7 @@ def _ingest(
 @app.command()
 def stats(as_json: JsonFlag = False) -> None:
     """Node and relationship counts of the configured Neo4j."""
-    with _graph(as_json) as (driver, database):
+    with graph(as_json) as (driver, database):
         counts = graph_counts(driver, database)
     emit(counts, as_json, lambda c: _render_counts(c, counts))
 
@@ -227,23 +194,10 @@ def embed(
     as_json: JsonFlag = False,
 ) -> None:
     """Give every User, Item and Interest a text embedding, written back with vector indexes."""
-    encoder = _encoder(model, device, batch_size, as_json)
-    with _graph(as_json) as (driver, database), _cache(Settings()) as cache:
+    encoder = load_encoder(model, device, batch_size, as_json)
+    with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
         report = embed_graph(driver, encoder, cache, database)
     emit(report, as_json)
-
-
-def _encoder(model: str, device: str, batch_size: int, as_json: bool) -> TextEncoder:
-    """Load the text encoder; a missing model or device becomes one clear message."""
-    try:
-        return TextEncoder(model, device=device, batch_size=batch_size)
-    except (OSError, RuntimeError, ValueError) as e:
-        raise fail(f"cannot load encoder {model!r}: {e}", as_json) from None
-
-
-def _cache(settings: Settings) -> EmbeddingCache:
-    """The embedding cache shared by every command of one interestgraph home."""
-    return EmbeddingCache(settings.home / "embeddings.sqlite")
 
 
 @app.command()
@@ -256,7 +210,7 @@ def similar(
 ) -> None:
     """Nearest nodes by embedding, answered by Neo4j's vector index."""
     label, target = _label(kind, as_json), _label(to or kind, as_json)
-    with _graph(as_json) as (driver, database):
+    with graph(as_json) as (driver, database):
         rows = similar_nodes(driver, label, node_id, k, target, database)
         if not rows and not has_node(driver, label, node_id, database):
             raise fail(f"no {label.value} with id {node_id!r}", as_json)
@@ -287,8 +241,8 @@ def tag_interests_command(
     as_json: JsonFlag = False,
 ) -> None:
     """LLM interest recognition from item text, evaluated on held-out items, written as 'llm'."""
-    encoder = _encoder(model, device, 64, as_json)
-    with _graph(as_json) as (driver, database), _cache(Settings()) as cache:
+    encoder = load_encoder(model, device, 64, as_json)
+    with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
         try:
             report = tag_interests(driver, encoder, cache, kind, k, holdout, seed, write, database)
         except ValueError as e:
@@ -327,8 +281,8 @@ def demo(
     report = _ingest(settings, "movielens-small", folder / "movielens-small", None, 10_000, as_json)
     payload: dict[str, Any] = {"neo4j": state.uri, "ingest": report}
     if embed_nodes:
-        encoder = _encoder(DEFAULT_MODEL, "auto", 64, as_json)
-        with _graph(as_json) as (driver, database), _cache(settings) as cache:
+        encoder = load_encoder(DEFAULT_MODEL, "auto", 64, as_json)
+        with graph(as_json) as (driver, database), embedding_cache(settings) as cache:
             payload["embed"] = embed_graph(driver, encoder, cache, database)
 
     def render(console: Console) -> None:
@@ -347,3 +301,14 @@ def demo(
         _render_counts(console, report)
 
     emit(payload, as_json, render)
+
+
+app.command()(model_commands.export)
+app.command()(model_commands.train)
+app.command()(model_commands.evaluate)
+app.command()(model_commands.tune)
+app.command()(model_commands.predict)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,2 +1,1 @@
-"""Splits, negative sampling, training loop, metrics, tuning, checkpoints, batch top-K scoring.
-(Arrives with the GNN issue.)"""
+"""Splits, negative sampling, training loop, metrics, tuning, checkpoints, batch top-K scoring."""

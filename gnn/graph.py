@@ -1,0 +1,115 @@
+"""The training graph as the models see it: features, typed edges, and the normalised adjacency.
+
+Built once per split by ``training`` (from training edges only) and moved to the device once;
+every model reads what it needs from it, so all models propagate over exactly the same graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import Tensor
+
+EdgeType = tuple[str, str, str]
+
+#: prediction target → (source node type, destination node type)
+TARGETS: dict[str, tuple[str, str]] = {
+    "user_item": ("user", "item"),
+    "user_interest": ("user", "interest"),
+}
+
+
+@dataclass
+class Graph:
+    """A heterogeneous graph with every relation also present reversed (``rev_<name>``).
+
+    ``id_mask[t]`` marks the nodes allowed a learned id embedding: those with at least one
+    training edge. Cold nodes get none, so a model must rank them from their text and their
+    edges, never from an untrained random vector.
+    """
+
+    num_nodes: dict[str, int]
+    edge_index: dict[EdgeType, Tensor]
+    x: dict[str, Tensor] = field(default_factory=dict)
+    id_mask: dict[str, Tensor] = field(default_factory=dict)
+    _adjacency: Tensor | None = None
+
+    @property
+    def node_types(self) -> list[str]:
+        return list(self.num_nodes)
+
+    @property
+    def metadata(self) -> tuple[list[str], list[EdgeType]]:
+        return self.node_types, list(self.edge_index)
+
+    @property
+    def offsets(self) -> dict[str, int]:
+        out, start = {}, 0
+        for node_type in self.node_types:
+            out[node_type] = start
+            start += self.num_nodes[node_type]
+        return out
+
+    def adjacency(self) -> Tensor:
+        """Symmetric-normalised adjacency ``D^-1/2 A D^-1/2`` over all node types (CSR),
+        the propagation matrix of LightGCN extended to users, items and interests."""
+        if self._adjacency is None:
+            self._adjacency = _normalised_adjacency(self)
+        return self._adjacency
+
+    def to(self, device: torch.device | str) -> Graph:
+        moved = replace(
+            self,
+            edge_index={k: v.to(device) for k, v in self.edge_index.items()},
+            x={k: v.to(device) for k, v in self.x.items()},
+            id_mask={k: v.to(device) for k, v in self.id_mask.items()},
+            _adjacency=None,
+        )
+        if self._adjacency is not None:
+            moved._adjacency = self._adjacency.to(device)
+        return moved
+
+
+def _normalised_adjacency(graph: Graph) -> Tensor:
+    offsets = graph.offsets
+    total = sum(graph.num_nodes.values())
+    rows, cols = [], []
+    for (src_type, _, dst_type), index in graph.edge_index.items():
+        rows.append(index[0] + offsets[src_type])
+        cols.append(index[1] + offsets[dst_type])
+    device = next(iter(graph.edge_index.values())).device
+    row = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long, device=device)
+    col = torch.cat(cols) if cols else torch.zeros(0, dtype=torch.long, device=device)
+    # every relation is present in both directions, so in-degree = out-degree
+    degree = torch.zeros(total, device=device).index_add_(
+        0, row, torch.ones_like(row, dtype=torch.float)
+    )
+    inv_sqrt = degree.clamp(min=1).pow(-0.5)
+    values = inv_sqrt[row] * inv_sqrt[col]
+    coo = torch.sparse_coo_tensor(
+        torch.stack([row, col]), values, (total, total), check_invariants=False
+    )
+    return coo.coalesce().to_sparse_csr()
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``A @ x`` for a constant symmetric sparse ``A``: the gradient is ``A @ grad`` again.
+
+    torch's generic sparse backward transposes the CSR matrix at every step, which costs
+    several times the product itself on CPU; symmetry makes that unnecessary.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, adjacency: Tensor, x: Tensor) -> Tensor:
+        ctx.adjacency = adjacency
+        return adjacency @ x
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[None, Tensor]:
+        return None, ctx.adjacency @ grad
+
+
+def propagate(adjacency: Tensor, x: Tensor) -> Tensor:
+    """One propagation step with the symmetric normalised adjacency."""
+    return _SymmetricSpMM.apply(adjacency, x)

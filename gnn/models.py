@@ -1,0 +1,148 @@
+"""Link predictors over a :class:`~gnn.graph.Graph`: our heterogeneous model and the baselines.
+
+Every model maps the graph to node embeddings (:meth:`embed`) and scores pairs or whole
+candidate matrices per target relation, so one training loop, one evaluator and one batch
+scorer serve them all. Non-learned baselines (popularity, LLM cosine, interests of the user's
+items) expose the same ``matrix`` call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn.models import LightGCN
+from torch_geometric.utils import to_torch_csr_tensor
+
+from gnn.decoders import make_decoder
+from gnn.encoders import HeteroEncoder
+from gnn.graph import TARGETS, Graph
+
+
+class LinkPredictor(nn.Module):
+    """An encoder plus one decoder per target relation (``user_item``, ``user_interest``)."""
+
+    def __init__(self, encoder: nn.Module, dim: int, decoder: str = "dot"):
+        super().__init__()
+        self.encoder = encoder
+        self.decoders = nn.ModuleDict({t: make_decoder(decoder, dim) for t in TARGETS})
+
+    def embed(self, graph: Graph) -> dict[str, Tensor]:
+        return self.encoder(graph)
+
+    def pairs(self, emb: dict[str, Tensor], target: str, src: Tensor, dst: Tensor) -> Tensor:
+        src_type, dst_type = TARGETS[target]
+        return self.decoders[target].pairs(emb[src_type][src], emb[dst_type][dst])
+
+    def matrix(self, emb: dict[str, Tensor], target: str, src: Tensor) -> Tensor:
+        src_type, dst_type = TARGETS[target]
+        return self.decoders[target].matrix(emb[src_type][src], emb[dst_type])
+
+
+class LightGCNBaseline(nn.Module):
+    """PyG's :class:`~torch_geometric.nn.models.LightGCN` on the user–item–interest graph of the
+    target relations (ids only, no text, no catalogue edges): the collaborative baseline.
+    The graph goes in as a CSR adjacency, which PyG multiplies with sparse kernels (about 5×
+    faster on CPU than an ``edge_index`` scatter)."""
+
+    def __init__(self, num_nodes: dict[str, int], dim: int = 64, layers: int = 3):
+        super().__init__()
+        self.num_nodes = dict(num_nodes)
+        self.model = LightGCN(sum(num_nodes.values()), dim, layers)
+        self.decoders = nn.ModuleDict({t: make_decoder("dot", dim) for t in TARGETS})
+
+    def embed(self, graph: Graph) -> dict[str, Tensor]:
+        total = sum(self.num_nodes.values())
+        adjacency = to_torch_csr_tensor(_target_edges(graph), size=(total, total))
+        with torch.autocast(device_type=adjacency.device.type, enabled=False):
+            flat = self.model.get_embedding(adjacency)
+        out, start = {}, 0
+        for node_type, count in self.num_nodes.items():
+            out[node_type] = flat[start : start + count]
+            start += count
+        return out
+
+    pairs = LinkPredictor.pairs
+    matrix = LinkPredictor.matrix
+
+
+def _target_edges(graph: Graph) -> Tensor:
+    offsets = graph.offsets
+    parts = []
+    for target, (src_type, dst_type) in TARGETS.items():
+        for (s, relation, d), index in graph.edge_index.items():
+            if (s, d) == (src_type, dst_type) and relation == target:
+                src = index[0] + offsets[s]
+                dst = index[1] + offsets[d]
+                parts += [torch.stack([src, dst]), torch.stack([dst, src])]
+    return torch.cat(parts, dim=1)
+
+
+def matrix_factorisation(num_nodes: dict[str, int], dim: int = 64) -> LinkPredictor:
+    """MF-BPR: id embeddings only, no propagation, dot-product decoder."""
+    encoder = HeteroEncoder(num_nodes, None, [], dim=dim, layers=0, use_ids=True)
+    return LinkPredictor(encoder, dim)
+
+
+class StaticScorer(nn.Module):
+    """A non-learned baseline: fixed score rows per target, computed from training data.
+
+    ``popularity``: training degree of each candidate (same list for everyone).
+    ``llm_cosine``: cosine of the user's text embedding with each candidate's.
+    ``interests_of_items``: for user→interest, how strongly the user's training items carry
+    each interest (``A_user_item @ A_item_interest``).
+    """
+
+    def __init__(self, kind: str, graph: Graph):
+        super().__init__()
+        self.kind = kind
+        self.graph = graph
+
+    def embed(self, graph: Graph) -> dict[str, Tensor]:
+        return graph.x
+
+    def matrix(self, emb: dict[str, Tensor], target: str, src: Tensor) -> Tensor:
+        src_type, dst_type = TARGETS[target]
+        if self.kind == "popularity":
+            degree = _degree(self.graph, target, self.graph.num_nodes[dst_type])
+            return degree.unsqueeze(0).expand(len(src), -1)
+        if self.kind == "llm_cosine":
+            return emb[src_type][src] @ emb[dst_type].T
+        if self.kind == "interests_of_items":
+            if target != "user_interest":
+                raise ValueError("interests_of_items scores user→interest only")
+            return _interests_of_items(self.graph, src)
+        raise ValueError(f"unknown static baseline {self.kind!r}")
+
+
+def _relation(graph: Graph, name: str) -> Tensor:
+    for (_, relation, _), index in graph.edge_index.items():
+        if relation == name:
+            return index
+    raise KeyError(name)
+
+
+def _degree(graph: Graph, target: str, count: int) -> Tensor:
+    index = _relation(graph, target)
+    return torch.zeros(count, device=index.device).index_add_(
+        0, index[1], torch.ones(index.shape[1], device=index.device)
+    )
+
+
+def _interests_of_items(graph: Graph, users: Tensor) -> Tensor:
+    user_item = _relation(graph, "user_item")
+    item_interest = _relation(graph, "has_interest")
+    n_items, n_interests = graph.num_nodes["item"], graph.num_nodes["interest"]
+    position = torch.full((graph.num_nodes["user"],), -1, device=users.device)
+    position[users] = torch.arange(len(users), device=users.device)
+    keep = position[user_item[0]] >= 0
+    ui = torch.sparse_coo_tensor(
+        torch.stack([position[user_item[0][keep]], user_item[1][keep]]),
+        torch.ones(int(keep.sum()), device=users.device),
+        (len(users), n_items),
+    )
+    it = torch.sparse_coo_tensor(
+        item_interest,
+        torch.ones(item_interest.shape[1], device=users.device),
+        (n_items, n_interests),
+    )
+    return torch.sparse.mm(ui.coalesce(), it.coalesce()).to_dense()

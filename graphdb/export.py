@@ -1,0 +1,167 @@
+"""Neo4j → training snapshot: every node with its embedding and every edge, streamed in pages.
+
+Records stream over Bolt ``fetch_size`` rows at a time (the driver's paging), so memory holds
+the growing columns, never a whole result's record objects. Node ids map to row indices by
+their sort order; edges arrive as id pairs and are turned into index arrays with one pandas
+lookup per relation.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from neo4j import Driver
+from tqdm import tqdm
+
+from graphdb.errors import GraphDBError
+from graphdb.snapshot import EDGE_COLUMNS, NODE_TYPES, RELATIONS, Snapshot
+
+FETCH_SIZE = 10_000
+
+NODE_QUERIES: dict[str, tuple[str, str]] = {
+    "user": (
+        "MATCH (n:User) RETURN count(n) AS n",
+        "MATCH (n:User) RETURN n.id AS id, coalesce(n.name, n.id) AS name, n.text AS profile, "
+        "n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
+    ),
+    "item": (
+        "MATCH (n:Item) RETURN count(n) AS n",
+        "MATCH (n:Item) RETURN n.id AS id, coalesce(n.title, n.id) AS name, "
+        "n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
+    ),
+    "interest": (
+        "MATCH (n:Interest) RETURN count(n) AS n",
+        "MATCH (n:Interest) RETURN n.id AS id, coalesce(n.name, n.id) AS name, "
+        "coalesce(n.kind, 'topic') AS kind, n.embedding AS embedding, n.embedding_key AS key "
+        "ORDER BY id",
+    ),
+}
+
+EDGE_QUERIES: dict[str, tuple[str, str]] = {
+    "interacted": (
+        "MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n",
+        "MATCH (s:User)-[r:INTERACTED]->(t:Item) "
+        "RETURN s.id, t.id, coalesce(r.weight, 1.0), coalesce(r.ts, -1), 'interaction'",
+    ),
+    "interested_in": (
+        "MATCH ()-[r:INTERESTED_IN]->() RETURN count(r) AS n",
+        "MATCH (s:User)-[r:INTERESTED_IN]->(t:Interest) "
+        "RETURN s.id, t.id, coalesce(r.weight, 1.0), coalesce(r.ts, -1), "
+        "coalesce(r.source, 'unknown')",
+    ),
+    "has_interest": (
+        "MATCH ()-[r:HAS_INTEREST]->() RETURN count(r) AS n",
+        "MATCH (s:Item)-[r:HAS_INTEREST]->(t:Interest) "
+        "RETURN s.id, t.id, coalesce(r.weight, 1.0), -1, coalesce(r.source, 'unknown')",
+    ),
+    "friend": (
+        "MATCH ()-[r:FRIEND]->() RETURN count(r) AS n",
+        "MATCH (s:User)-[r:FRIEND]->(t:User) RETURN s.id, t.id, 1.0, -1, 'friend'",
+    ),
+    "related_to": (
+        "MATCH ()-[r:RELATED_TO]->() RETURN count(r) AS n",
+        "MATCH (s:Interest)-[r:RELATED_TO]->(t:Interest) "
+        "RETURN s.id, t.id, coalesce(r.weight, 1.0), -1, coalesce(r.source, 'unknown')",
+    ),
+}
+
+
+def export_snapshot(
+    driver: Driver, database: str | None = None, progress: bool = True
+) -> tuple[Snapshot, dict[str, Any]]:
+    """Read the whole graph into a :class:`Snapshot`; returns it with timing figures.
+
+    Raises :class:`GraphDBError` when a node has no embedding (run ``interestgraph embed``)
+    or nodes were embedded by different models.
+    """
+    started = time.perf_counter()
+    nodes: dict[str, pd.DataFrame] = {}
+    embeddings: dict[str, np.ndarray] = {}
+    models: set[str] = set()
+    for node_type in NODE_TYPES:
+        count_query, query = NODE_QUERIES[node_type]
+        rows = list(_stream(driver, count_query, query, f"export {node_type}", database, progress))
+        missing = [r[0] for r in rows if r[-2] is None]
+        if missing:
+            raise GraphDBError(
+                f"{len(missing)} {node_type} node(s) have no embedding (first: {missing[0]!r}); "
+                "run `interestgraph embed` before `export`"
+            )
+        models.update(str(r[-1]).rsplit(":", 1)[0] for r in rows if r[-1])
+        columns = ["id", "name", "profile"] if node_type == "user" else ["id", "name"]
+        if node_type == "interest":
+            columns = ["id", "name", "kind"]
+        nodes[node_type] = pd.DataFrame([r[: len(columns)] for r in rows], columns=columns)
+        embeddings[node_type] = (
+            np.asarray([r[-2] for r in rows], dtype=np.float32)
+            if rows
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+    if len(models) > 1:
+        raise GraphDBError(
+            f"nodes were embedded by different models ({', '.join(sorted(models))}); "
+            "run `interestgraph embed` again with one model"
+        )
+    dims = {e.shape[1] for e in embeddings.values() if len(e)}
+    if len(dims) > 1:
+        raise GraphDBError(f"embeddings of different sizes {sorted(dims)}; run `embed` again")
+    node_seconds = time.perf_counter() - started
+    edges: dict[str, pd.DataFrame] = {}
+    edge_started = time.perf_counter()
+    for relation, (src_type, dst_type) in RELATIONS.items():
+        count_query, query = EDGE_QUERIES[relation]
+        rows = list(_stream(driver, count_query, query, f"export {relation}", database, progress))
+        frame = pd.DataFrame(rows, columns=["src_id", "dst_id", "weight", "ts", "source"])
+        frame["src"] = _indices(nodes[src_type]["id"], frame["src_id"])
+        frame["dst"] = _indices(nodes[dst_type]["id"], frame["dst_id"])
+        frame = frame.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+        edges[relation] = frame.astype(
+            {"src": "int64", "dst": "int64", "weight": "float32", "ts": "int64"}
+        )[list(EDGE_COLUMNS)]
+    edge_seconds = time.perf_counter() - edge_started
+    total_edges = sum(len(f) for f in edges.values())
+    manifest = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "embedding_model": next(iter(models), None),
+    }
+    report = {
+        "node_seconds": round(node_seconds, 3),
+        "edge_seconds": round(edge_seconds, 3),
+        "edges_per_second": round(total_edges / edge_seconds, 1) if edge_seconds else None,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return Snapshot(nodes, embeddings, edges, manifest), report
+
+
+def _stream(
+    driver: Driver,
+    count_query: str,
+    query: str,
+    desc: str,
+    database: str | None,
+    progress: bool,
+) -> Iterator[list[Any]]:
+    """Rows of ``query`` as value lists, fetched ``FETCH_SIZE`` at a time, with a bar."""
+    with driver.session(database=database, fetch_size=FETCH_SIZE, default_access_mode="READ") as s:
+        total = s.run(count_query).single(strict=True)["n"]
+        with tqdm(
+            total=total, desc=desc, unit="row", file=sys.stderr, disable=not progress or None
+        ) as bar:
+            for record in s.run(query):
+                bar.update()
+                yield record.values()
+
+
+def _indices(ids: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """Row index of each wanted id in ``ids`` (sorted, unique)."""
+    index = pd.Index(ids)
+    positions = index.get_indexer(wanted)
+    if (positions < 0).any():  # pragma: no cover - edges always join existing nodes
+        raise GraphDBError(f"edge endpoint {wanted[positions < 0].iloc[0]!r} is not a node")
+    return positions

@@ -1,0 +1,143 @@
+"""The training snapshot on disk: the seam between the graph and the GPU.
+
+A snapshot is a folder a GPU machine can train from without Neo4j::
+
+    manifest.json              format, counts, embedding model, content hash
+    nodes/{user,item,interest}.parquet      id, name (+ profile for users, kind for interests)
+    embeddings/{user,item,interest}.npy     float32 [nodes, dims], row i = node i of the parquet
+    edges/{relation}.parquet   src, dst (row indices), weight, ts (-1 when unknown), source
+
+Row order is the sort order of ``id``, so the same graph always gives the same files and the
+same ``content_hash`` (sha256 over every data file), which checkpoints pin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FORMAT_VERSION = 1
+NODE_TYPES: tuple[str, ...] = ("user", "item", "interest")
+
+#: relation name → (source node type, target node type)
+RELATIONS: dict[str, tuple[str, str]] = {
+    "interacted": ("user", "item"),
+    "interested_in": ("user", "interest"),
+    "has_interest": ("item", "interest"),
+    "friend": ("user", "user"),
+    "related_to": ("interest", "interest"),
+}
+EDGE_COLUMNS: tuple[str, ...] = ("src", "dst", "weight", "ts", "source")
+
+
+class SnapshotError(ValueError):
+    """A snapshot folder that is missing, incomplete or not what the caller expects."""
+
+
+@dataclass
+class Snapshot:
+    """Nodes, embeddings and edges of one exported graph (see the module docstring)."""
+
+    nodes: dict[str, pd.DataFrame]
+    embeddings: dict[str, np.ndarray]
+    edges: dict[str, pd.DataFrame]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.manifest.get("content_hash", ""))
+
+    def num_nodes(self, node_type: str) -> int:
+        return len(self.nodes[node_type])
+
+
+def write_snapshot(snapshot: Snapshot, folder: Path) -> dict[str, Any]:
+    """Write atomically (temp folder, then rename) and return the manifest with its hash."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (staging / "nodes").mkdir()
+        (staging / "embeddings").mkdir()
+        (staging / "edges").mkdir()
+        for node_type in NODE_TYPES:
+            snapshot.nodes[node_type].to_parquet(staging / "nodes" / f"{node_type}.parquet")
+            np.save(staging / "embeddings" / f"{node_type}.npy", snapshot.embeddings[node_type])
+        for relation in RELATIONS:
+            frame = snapshot.edges[relation][list(EDGE_COLUMNS)]
+            frame.to_parquet(staging / "edges" / f"{relation}.parquet")
+        manifest = {
+            **snapshot.manifest,
+            "format": FORMAT_VERSION,
+            "nodes": {t: len(snapshot.nodes[t]) for t in NODE_TYPES},
+            "edges": {r: len(snapshot.edges[r]) for r in RELATIONS},
+            "dimensions": int(snapshot.embeddings["item"].shape[1]),
+            "content_hash": _content_hash(staging),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    snapshot.manifest = manifest
+    return manifest
+
+
+def read_snapshot(folder: Path) -> Snapshot:
+    """Read a snapshot folder; a missing file or a format mismatch names the path."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        raise SnapshotError(
+            f"{manifest_path}: not found; run `interestgraph export --out {folder}`"
+        )
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"{manifest_path}: format {manifest.get('format')!r}, this version reads "
+            f"{FORMAT_VERSION}; export the snapshot again"
+        )
+    try:
+        nodes = {t: pd.read_parquet(folder / "nodes" / f"{t}.parquet") for t in NODE_TYPES}
+        embeddings = {t: np.load(folder / "embeddings" / f"{t}.npy") for t in NODE_TYPES}
+        edges = {r: pd.read_parquet(folder / "edges" / f"{r}.parquet") for r in RELATIONS}
+    except FileNotFoundError as e:
+        raise SnapshotError(f"{e.filename}: missing from the snapshot") from None
+    for node_type in NODE_TYPES:
+        if len(embeddings[node_type]) != len(nodes[node_type]):
+            raise SnapshotError(
+                f"{folder}/embeddings/{node_type}.npy: {len(embeddings[node_type])} rows for "
+                f"{len(nodes[node_type])} nodes"
+            )
+    return Snapshot(nodes, embeddings, edges, manifest)
+
+
+def verify_snapshot(folder: Path) -> str:
+    """Recompute the content hash; raise if the files changed since export."""
+    manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    actual = _content_hash(Path(folder))
+    if actual != manifest.get("content_hash"):
+        raise SnapshotError(f"{folder}: content hash {actual} differs from the manifest's")
+    return actual
+
+
+def _content_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            digest.update(path.relative_to(folder).as_posix().encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()

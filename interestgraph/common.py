@@ -1,0 +1,61 @@
+"""Helpers every command shares: the driver context, the encoder and cache, the --json flag."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from neo4j import Driver
+from neo4j.exceptions import Neo4jError
+
+from features.cache import EmbeddingCache
+from features.encoder import TextEncoder
+from graphdb.connection import Neo4jTarget, open_driver, resolve_target
+from graphdb.errors import GraphDBError
+from interestgraph.output import fail
+from interestgraph.settings import Settings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def neo4j_target(settings: Settings) -> Neo4jTarget:
+    return resolve_target(
+        settings.home,
+        settings.neo4j_uri,
+        settings.neo4j_user,
+        settings.neo4j_password,
+        settings.neo4j_database,
+    )
+
+
+@contextmanager
+def graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
+    """A driver to the configured Neo4j; graph-layer errors become one clear message."""
+    try:
+        target = neo4j_target(Settings())
+        driver = open_driver(target)
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    try:
+        yield driver, target.database
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    except Neo4jError as e:
+        raise fail(f"Neo4j: {e.code}: {e.message}", as_json) from None
+    finally:
+        driver.close()
+
+
+def load_encoder(model: str, device: str, batch_size: int, as_json: bool) -> TextEncoder:
+    """Load the text encoder; a missing model or device becomes one clear message."""
+    try:
+        return TextEncoder(model, device=device, batch_size=batch_size)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise fail(f"cannot load encoder {model!r}: {e}", as_json) from None
+
+
+def embedding_cache(settings: Settings) -> EmbeddingCache:
+    """The embedding cache shared by every command of one interestgraph home."""
+    return EmbeddingCache(settings.home / "embeddings.sqlite")

@@ -1,0 +1,454 @@
+"""``export``, ``train``, ``evaluate`` and ``tune``: from the graph to a snapshot, a checkpoint
+and an honest evaluation against the baselines."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from features.cache import embed_with_cache
+from features.encoder import DEFAULT_MODEL, resolve_device
+from graphdb.export import export_snapshot
+from graphdb.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
+from interestgraph.common import JsonFlag, embedding_cache, graph, load_encoder
+from interestgraph.output import emit, fail, table
+from interestgraph.predict_job import PREDICTION_TARGETS
+from interestgraph.predict_job import predict as run_predict
+from interestgraph.settings import Settings
+from training.checkpoint import CheckpointError, check_snapshot, load_checkpoint, save_checkpoint
+from training.data import TextEncoderFn
+from training.experiment import (
+    BASELINES,
+    ModelConfig,
+    Prepared,
+    build_model,
+    evaluate_model,
+    graph_for,
+    prepare,
+    ranking_tasks,
+    run_experiment,
+)
+from training.loop import FitConfig
+from training.published import PublishedSplitError, load_published
+from training.splits import MODES
+from training.tuning import apply_params, run_study, write_params
+
+SnapshotOpt = Annotated[
+    Path | None,
+    typer.Option("--snapshot", help="Snapshot folder [default: $INTERESTGRAPH_HOME/snapshot]."),
+]
+SplitOpt = Annotated[
+    str, typer.Option("--split", help=f"One of: {', '.join(m for m in MODES if m != 'published')}.")
+]
+PublishedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--published", help="Folder of a LightGCN-format split (train.txt, test.txt, maps)."
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+
+
+def export(
+    out: Annotated[
+        Path | None, typer.Option(help="Snapshot folder [default: $INTERESTGRAPH_HOME/snapshot].")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Dataset name in metrics [default: the folder name].")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the graph (nodes, embeddings, edges) to a training snapshot a GPU machine can use."""
+    settings = Settings()
+    folder = out or settings.home / "snapshot"
+    with graph(as_json) as (driver, database):
+        snapshot, report = export_snapshot(driver, database)
+    snapshot.manifest["name"] = name or folder.name
+    manifest = write_snapshot(snapshot, folder)
+    payload = {
+        "out": str(folder),
+        **{
+            k: manifest[k]
+            for k in ("name", "nodes", "edges", "dimensions", "content_hash", "embedding_model")
+        },
+        **report,
+    }
+    emit(
+        payload,
+        as_json,
+        lambda c: c.print(
+            f"snapshot {folder}: {sum(manifest['edges'].values())} edges at "
+            f"{report['edges_per_second']}/s, hash {manifest['content_hash'][:12]}",
+            highlight=False,
+        ),
+    )
+
+
+def _snapshot(folder: Path | None, as_json: bool) -> tuple[Snapshot, Path]:
+    path = folder or Settings().home / "snapshot"
+    try:
+        return read_snapshot(path), path
+    except SnapshotError as e:
+        raise fail(str(e), as_json) from None
+
+
+def _text_encoder(snapshot: Snapshot, model: str, device: str, as_json: bool) -> TextEncoderFn:
+    """User texts → embeddings with the snapshot's encoder, through the cache; the model loads
+    only when a text is not cached (so a GPU box with a warm cache needs no encoder)."""
+    model_id = snapshot.manifest.get("embedding_model")
+    dims = int(snapshot.manifest.get("dimensions", 0))
+    loaded: dict[str, Any] = {}
+
+    def compute(texts: list[str]) -> np.ndarray:
+        if "encoder" not in loaded:
+            encoder = load_encoder(model, device, 64, as_json)
+            if encoder.model_id != model_id:
+                raise fail(
+                    f"the snapshot was embedded with {model_id}, --text-model gives "
+                    f"{encoder.model_id}; pass the same model",
+                    as_json,
+                )
+            loaded["encoder"] = encoder
+        return loaded["encoder"].encode(texts)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with embedding_cache(Settings()) as cache:
+            vectors, _ = embed_with_cache(texts, str(model_id), dims, compute, cache)
+        return vectors
+
+    return encode
+
+
+def _prepare(
+    snapshot: Snapshot,
+    split: str,
+    published: Path | None,
+    id_prefix: str,
+    seed: int,
+    encode: TextEncoderFn,
+    as_json: bool,
+) -> Prepared:
+    try:
+        published_split = load_published(published, snapshot, id_prefix) if published else None
+        return prepare(snapshot, split, seed, encode, published_split)
+    except (PublishedSplitError, ValueError) as e:
+        raise fail(str(e), as_json) from None
+
+
+def _device(device: str, as_json: bool):
+    try:
+        return resolve_device(device)
+    except RuntimeError as e:
+        raise fail(str(e), as_json) from None
+
+
+def _baselines(names: str, as_json: bool) -> tuple[str, ...]:
+    chosen = (
+        tuple(n.strip() for n in names.split(",") if n.strip()) if names not in ("", "none") else ()
+    )
+    unknown = [n for n in chosen if n not in BASELINES]
+    if unknown:
+        raise fail(
+            f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}", as_json
+        )
+    return chosen
+
+
+def _model_config(
+    model: str,
+    dim: int,
+    layers: int,
+    decoder: str,
+    loss: str,
+    epochs: int,
+    lr: float,
+    reg: float,
+    batch_size: int,
+    features: bool,
+    ids: bool,
+    interests: bool,
+    params: Path | None,
+    as_json: bool,
+) -> ModelConfig:
+    config = ModelConfig(
+        conv=model,
+        dim=dim,
+        layers=layers,
+        decoder=decoder,
+        use_features=features,
+        use_ids=ids,
+        use_interests=interests,
+        fit=FitConfig(lr=lr, reg=reg, batch_size=batch_size, epochs=epochs, loss=loss),
+    )
+    if params is not None:
+        try:
+            config = apply_params(config, json.loads(params.read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise fail(f"{params}: cannot apply parameters: {e}", as_json) from None
+    return config
+
+
+def train(
+    snapshot: SnapshotOpt = None,
+    split: SplitOpt = "user-random",
+    published: PublishedOpt = None,
+    id_prefix: Annotated[
+        str, typer.Option(help="Prefix of snapshot ids for --published maps.")
+    ] = "",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Layers of the hetero GNN: lgc (LightGCN-style propagation), sage, gatv2, hgt."
+        ),
+    ] = "lgc",
+    dim: int = 64,
+    layers: int = 3,
+    decoder: Annotated[str, typer.Option(help="dot or mlp.")] = "dot",
+    loss: Annotated[str, typer.Option(help="bpr or bce.")] = "bpr",
+    epochs: int = 150,
+    lr: float = 5e-3,
+    reg: float = 1e-4,
+    batch_size: int = 4096,
+    features: Annotated[
+        bool, typer.Option("--features/--no-features", help="LLM text features (off = ablation).")
+    ] = True,
+    ids: Annotated[
+        bool,
+        typer.Option("--ids/--no-ids", help="Learned id embeddings for nodes seen in training."),
+    ] = True,
+    interests: Annotated[
+        bool,
+        typer.Option(
+            "--interests/--no-interests", help="Interest nodes in the graph (off = ablation)."
+        ),
+    ] = True,
+    params: Annotated[Path | None, typer.Option(help="best_params.json from `tune`.")] = None,
+    baselines: Annotated[
+        str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
+    ] = ",".join(BASELINES),
+    seed: int = 0,
+    device: DeviceOpt = "auto",
+    text_model: Annotated[
+        str, typer.Option(help="Encoder for user texts (the snapshot's).")
+    ] = DEFAULT_MODEL,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint folder [default: $INTERESTGRAPH_HOME/checkpoint]."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train the hetero GNN and the baselines on one split; write a checkpoint and metrics JSON."""
+    config = _model_config(
+        model,
+        dim,
+        layers,
+        decoder,
+        loss,
+        epochs,
+        lr,
+        reg,
+        batch_size,
+        features,
+        ids,
+        interests,
+        params,
+        as_json,
+    )
+    chosen = _baselines(baselines, as_json)
+    torch_device = _device(device, as_json)
+    data, snapshot_path = _snapshot(snapshot, as_json)
+    started = time.perf_counter()
+    prepared = _prepare(
+        data,
+        split,
+        published,
+        id_prefix,
+        seed,
+        _text_encoder(data, text_model, device, as_json),
+        as_json,
+    )
+    try:
+        payload, trained, fit_info = run_experiment(prepared, config, torch_device, seed, chosen)
+    except ValueError as e:
+        raise fail(str(e), as_json) from None
+    folder = out or Settings().home / "checkpoint"
+    payload["device"] = str(torch_device)
+    payload["seconds"] = round(time.perf_counter() - started, 2)
+    payload["checkpoint"] = str(folder)
+    info = {
+        "split": prepared.split.mode,
+        "published": str(published) if published else None,
+        "id_prefix": id_prefix,
+        "seed": seed,
+        "fit": fit_info,
+        "dataset": prepared.dataset,
+    }
+    save_checkpoint(
+        folder, trained, config, data, snapshot_path, prepared.user_features, info, payload
+    )
+    emit(payload, as_json, lambda c: _render_metrics(c, payload))
+
+
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")],
+    snapshot: SnapshotOpt = None,
+    baselines: Annotated[
+        str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
+    ] = ",".join(BASELINES),
+    device: DeviceOpt = "auto",
+    as_json: JsonFlag = False,
+) -> None:
+    """Evaluate a checkpoint on its split's test edges (baselines retrained on the same split)."""
+    try:
+        ckpt = load_checkpoint(checkpoint)
+    except CheckpointError as e:
+        raise fail(str(e), as_json) from None
+    data, snapshot_path = _snapshot(snapshot or ckpt.snapshot_path, as_json)
+    try:
+        check_snapshot(ckpt, data, snapshot_path)
+    except CheckpointError as e:
+        raise fail(str(e), as_json) from None
+    chosen = _baselines(baselines, as_json)
+    torch_device = _device(device, as_json)
+    published = Path(ckpt.info["published"]) if ckpt.info.get("published") else None
+    prepared = _prepare(
+        data,
+        ckpt.info["split"],
+        published,
+        ckpt.info.get("id_prefix", ""),
+        ckpt.info["seed"],
+        lambda texts: ckpt.user_features,
+        as_json,
+    )
+    seed = ckpt.info["seed"]
+    graph_ = graph_for(prepared, ckpt.config).to(torch_device)
+    model = build_model("ours", ckpt.config, graph_).to(torch_device)
+    model.load_state_dict(ckpt.state)
+    payload: dict[str, Any] = {
+        "dataset": prepared.dataset,
+        "split": prepared.split.mode,
+        "model": f"hetero-{ckpt.config.conv}",
+        "seed": seed,
+        "metrics": evaluate_model(
+            model, graph_, ranking_tasks(prepared, graph_, "test"), torch_device, seed
+        ),
+        "baselines": {},
+        "checkpoint": str(checkpoint),
+    }
+    if chosen:
+        baseline_payload, _, _ = run_experiment(
+            prepared, ckpt.config, torch_device, seed, chosen, train_ours=False
+        )
+        payload["baselines"] = baseline_payload["baselines"]
+    emit(payload, as_json, lambda c: _render_metrics(c, payload))
+
+
+def tune(
+    trials: Annotated[
+        int, typer.Option(min=1, help="Total finished trials wanted in the study.")
+    ] = 20,
+    snapshot: SnapshotOpt = None,
+    split: SplitOpt = "user-random",
+    published: PublishedOpt = None,
+    id_prefix: str = "",
+    model: str = "lgc",
+    epochs: int = 100,
+    study: Annotated[
+        str | None, typer.Option(help="Study name [default: dataset-split-model].")
+    ] = None,
+    storage: Annotated[
+        Path | None, typer.Option(help="SQLite file [default: $INTERESTGRAPH_HOME/optuna.sqlite].")
+    ] = None,
+    seed: int = 0,
+    device: DeviceOpt = "auto",
+    text_model: str = DEFAULT_MODEL,
+    as_json: JsonFlag = False,
+) -> None:
+    """Tune the hetero GNN with Optuna on validation Recall@20 (resumable; best_params.json)."""
+    settings = Settings()
+    data, _ = _snapshot(snapshot, as_json)
+    prepared = _prepare(
+        data,
+        split,
+        published,
+        id_prefix,
+        seed,
+        _text_encoder(data, text_model, device, as_json),
+        as_json,
+    )
+    base = replace(ModelConfig(conv=model), fit=FitConfig(epochs=epochs))
+    name = study or f"{prepared.dataset}-{prepared.split.mode}-{model}"
+    path = storage or settings.home / "optuna.sqlite"
+    result = run_study(prepared, base, _device(device, as_json), trials, path, name, seed)
+    params_path = path.parent / f"best_params-{name}.json"
+    write_params(params_path, result["best_params"])
+    result["params_file"] = str(params_path)
+    emit(result, as_json)
+
+
+def _render_metrics(console, payload: dict[str, Any]) -> None:
+    keys = ["recall@20", "ndcg@20", "hit@20", "mrr", "auc", "coverage", "novelty", "diversity"]
+    for target in ("user_item", "user_interest"):
+        rows = []
+        for name, metrics in [("ours", payload["metrics"]), *payload["baselines"].items()]:
+            if target in metrics:
+                rows.append([name, *[metrics[target].get(k) for k in keys]])
+        if rows:
+            table(
+                console,
+                ["model", *keys],
+                rows,
+                title=f"{payload['dataset']} {payload['split']} {target} (test)",
+            )
+
+
+def predict(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")],
+    k: Annotated[int, typer.Option(min=1, max=1000, help="Predictions per user and target.")] = 20,
+    targets: Annotated[str, typer.Option(help="Comma list of item, interest.")] = "item,interest",
+    snapshot: SnapshotOpt = None,
+    device: DeviceOpt = "auto",
+    users_per_transaction: Annotated[int, typer.Option(min=1)] = 500,
+    keep_previous: Annotated[
+        bool, typer.Option(help="Keep the replaced run (status superseded) to compare with.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the top-K new items and interests of every user as one atomically switched run."""
+    chosen = [t.strip() for t in targets.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in PREDICTION_TARGETS]
+    if unknown or not chosen:
+        raise fail(f"--targets takes item and/or interest, got {targets!r}", as_json)
+    try:
+        ckpt = load_checkpoint(checkpoint)
+    except CheckpointError as e:
+        raise fail(str(e), as_json) from None
+    data, snapshot_path = _snapshot(snapshot or ckpt.snapshot_path, as_json)
+    try:
+        check_snapshot(ckpt, data, snapshot_path)
+    except CheckpointError as e:
+        raise fail(str(e), as_json) from None
+    if "interest" in chosen and not ckpt.config.use_interests:
+        raise fail(
+            "this checkpoint was trained without interest nodes: use --targets item", as_json
+        )
+    torch_device = _device(device, as_json)
+    with graph(as_json) as (driver, database):
+        report = run_predict(
+            driver,
+            ckpt,
+            data,
+            k,
+            chosen,
+            torch_device,
+            database,
+            users_per_transaction,
+            keep_previous,
+        )
+    emit(report, as_json)

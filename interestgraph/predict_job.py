@@ -1,0 +1,151 @@
+"""``interestgraph predict``: top-K new items and interests for every user, written as one run.
+
+Embeds every node once on the full known graph (all edges, the graph's own user embeddings),
+scores users in chunks, and writes through :mod:`graphdb.predictions`: each chunk of users in
+one transaction under a deterministic run id, then one transaction makes the run current and
+the previous run is deleted. A killed job, started again with the same checkpoint and options,
+skips the users already written and finishes the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from neo4j import Driver
+from tqdm import tqdm
+
+from gnn.graph import TARGETS
+from graphdb.predictions import begin_run, done_users, remove_stale_runs, switch_run, write_chunk
+from graphdb.schema import ensure_schema
+from graphdb.snapshot import Snapshot
+from training.checkpoint import Checkpoint
+from training.data import build_graph, target_edges, training_pairs
+from training.experiment import build_model
+from training.scoring import known_links, top_k
+
+#: --targets name → model target
+PREDICTION_TARGETS = {"item": "user_item", "interest": "user_interest"}
+
+
+def run_id_for(checkpoint: Checkpoint, k: int, targets: Sequence[str]) -> str:
+    """Same weights, snapshot and options → same id, which is what makes a re-run resume."""
+    digest = hashlib.sha256()
+    digest.update((checkpoint.folder / "model.pt").read_bytes())
+    digest.update(json.dumps([checkpoint.snapshot_hash, k, sorted(targets)]).encode())
+    return f"run-{digest.hexdigest()[:16]}"
+
+
+def predict(
+    driver: Driver,
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    k: int,
+    targets: Sequence[str],
+    device: torch.device,
+    database: str | None = None,
+    users_per_transaction: int = 500,
+    keep_previous: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score, write and switch; returns counts and throughput figures."""
+    started = time.perf_counter()
+    run_id = run_id_for(checkpoint, k, targets)
+    ensure_schema(driver, database)
+    removed_before = remove_stale_runs(driver, [run_id], only_writing=True, database=database)
+    status = begin_run(
+        driver,
+        run_id,
+        model=f"hetero-{checkpoint.config.conv}",
+        checkpoint=str(checkpoint.folder),
+        k=k,
+        targets=targets,
+        metrics=json.dumps(checkpoint.info.get("fit", {})),
+        database=database,
+    )
+    report: dict[str, Any] = {
+        "run": run_id,
+        "k": k,
+        "targets": list(targets),
+        "device": str(device),
+    }
+    if status == "current":
+        return {**report, "status": "current", "written": {t: 0 for t in targets}, "resumed": False}
+    frames = target_edges(snapshot)
+    pairs = training_pairs(frames, None)
+    graph = build_graph(
+        snapshot, pairs, snapshot.embeddings["user"], checkpoint.config.use_interests
+    ).to(device)
+    model = build_model("ours", checkpoint.config, graph).to(device)
+    model.load_state_dict(checkpoint.state)
+    model.eval()
+    with torch.no_grad():
+        emb = model.embed(graph)
+    user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
+    written: dict[str, int] = {}
+    resumed = 0
+    score_seconds = write_seconds = 0.0
+    for name in targets:
+        target = PREDICTION_TARGETS[name]
+        dst_type = TARGETS[target][1]
+        dst_ids = snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
+        done = done_users(driver, run_id, name, database)
+        resumed += len(done)
+        todo = np.flatnonzero(~np.isin(user_ids, list(done)))
+        known = known_links(pairs[target], len(user_ids))
+        written[name] = 0
+        bar = tqdm(
+            total=len(todo),
+            desc=f"predict {name}",
+            unit="user",
+            file=sys.stderr,
+            disable=not progress or None,
+        )
+        clock = time.perf_counter()
+        for block in top_k(
+            lambda rows, t=target: model.matrix(emb, t, rows),
+            todo,
+            graph.num_nodes[dst_type],
+            k,
+            known,
+            device,
+            chunk=users_per_transaction,
+        ):
+            valid = np.isfinite(block.scores)
+            ranks = np.broadcast_to(np.arange(1, block.items.shape[1] + 1), block.items.shape)
+            columns = {
+                "users": np.repeat(user_ids[block.users], valid.sum(1)).tolist(),
+                "targets": dst_ids[block.items[valid]].tolist(),
+                "scores": block.scores[valid].astype(float).tolist(),
+                "ranks": ranks[valid].astype(int).tolist(),
+            }
+            now = time.perf_counter()
+            score_seconds += now - clock
+            written[name] += write_chunk(driver, run_id, {name: columns}, database)
+            clock = time.perf_counter()
+            write_seconds += clock - now
+            bar.update(len(block.users))
+        bar.close()
+    previous = switch_run(driver, run_id, database)
+    kept = previous if keep_previous else []
+    removed_after = remove_stale_runs(driver, [run_id, *kept], database=database)
+    total = sum(written.values())
+    return {
+        **report,
+        "status": "current",
+        "resumed": resumed > 0,
+        "users_already_written": resumed,
+        "written": written,
+        "previous_runs": previous,
+        "removed_runs": sorted(set(removed_before) | set(removed_after)),
+        "score_seconds": round(score_seconds, 3),
+        "write_seconds": round(write_seconds, 3),
+        "relationships_per_second": round(total / write_seconds, 1) if write_seconds else None,
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -1,0 +1,53 @@
+"""Ranking metrics on cases small enough to compute by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from training.metrics import RankingTask, evaluate_ranking
+
+
+def _task(truth: list[tuple[int, int]], exclude: list[tuple[int, int]]) -> RankingTask:
+    return RankingTask(
+        users=np.array(sorted({u for u, _ in truth})),
+        truth=np.array(truth).T,
+        exclude=np.array(exclude).T if exclude else np.zeros((2, 0), dtype=np.int64),
+        num_candidates=25,
+        candidates=None,
+        train_degree=np.arange(25, dtype=np.float64)[::-1].copy(),
+        user_train_count=np.array([3, 30]),
+        num_users=2,
+        embeddings=None,
+    )
+
+
+def test_recall_ndcg_mrr_by_hand() -> None:
+    # scores: candidate c gets 25 - c, so the ranking is 0, 1, 2, ... for every user
+    scores = torch.arange(25, 0, -1, dtype=torch.float).repeat(2, 1)
+    # user 0: relevant {1, 22}; candidate 0 is excluded (a training edge)
+    # user 1: relevant {0}
+    task = _task([(0, 1), (0, 22), (1, 0)], exclude=[(0, 0)])
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    # user 0's ranking after exclusion: 1 (rank 1), 2..., 22 at rank 22 → outside top 20
+    assert result["recall@10"] == 0.75  # (1/2 + 1) / 2
+    ndcg_user0 = 1.0 / (1 + 1 / math.log2(3))
+    assert abs(result["ndcg@20"] - (ndcg_user0 + 1.0) / 2) < 1e-5
+    assert result["hit@20"] == 1.0
+    assert result["mrr"] == 1.0
+    assert result["users"] == 2
+    slices = result["slices"]
+    assert slices["users_le_5"]["users"] == 1 and slices["users_gt_20"]["users"] == 1
+    assert slices["users_le_5"]["recall@20"] == 0.5
+    assert sum(slices[f"items_{n}"]["items"] for n in ("head", "torso", "tail")) == 25
+
+
+def test_mrr_uses_the_full_ranking() -> None:
+    scores = torch.arange(25, 0, -1, dtype=torch.float).unsqueeze(0)
+    task = _task([(0, 24)], exclude=[])
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    assert result["recall@20"] == 0.0
+    assert abs(result["mrr"] - 1 / 25) < 1e-6
+    assert result["auc"] == 0.0  # the relevant candidate scores below every other

@@ -1,0 +1,283 @@
+"""export → train → evaluate → predict through the CLI against the real Neo4j: the metrics JSON
+contract, same seed same numbers, no leakage, checkpoint pinning, and a prediction run that
+survives SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from graphdb.snapshot import read_snapshot, write_snapshot
+from interestgraph.cli import app
+from training.experiment import ModelConfig, graph_for, prepare
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
+FAST = ["--epochs", "10", "--dim", "32", "--batch-size", "2048"]
+METRIC_KEYS = {"recall@20", "ndcg@20", "hit@20", "mrr", "auc", "coverage", "novelty", "diversity"}
+
+
+def _json(args: list[str]) -> tuple[int, dict]:
+    result = runner.invoke(app, [*args, "--json"])
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def snapshot_dir(small_graph: Path) -> Path:
+    code, report = _json(["export"])
+    assert code == 0, report
+    return Path(report["out"])
+
+
+@pytest.fixture(scope="module")
+def trained(small_graph: Path, snapshot_dir: Path) -> dict:
+    code, payload = _json(["train", *FAST, "--out", str(small_graph / "ckpt0")])
+    assert code == 0, payload
+    return payload
+
+
+def test_export_matches_the_graph_and_is_stable(
+    session_driver: Driver, small_graph: Path, snapshot_dir: Path
+) -> None:
+    manifest = json.loads((snapshot_dir / "manifest.json").read_text())
+    counts = session_driver.execute_query(
+        "MATCH (u:User) WITH count(u) AS users MATCH ()-[r:INTERACTED]->() "
+        "RETURN users, count(r) AS interactions"
+    ).records[0]
+    assert manifest["nodes"]["user"] == counts["users"] == 150
+    assert manifest["edges"]["interacted"] == counts["interactions"]
+    snapshot = read_snapshot(snapshot_dir)
+    norms = np.linalg.norm(snapshot.embeddings["item"], axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+    code, again = _json(["export", "--out", str(small_graph / "snapshot-again")])
+    assert code == 0 and again["content_hash"] == manifest["content_hash"]
+    assert again["edges_per_second"] > 0
+
+
+def test_train_prints_the_metrics_contract(trained: dict) -> None:
+    assert trained["split"] == "user-random" and trained["model"] == "hetero-lgc"
+    for target in ("user_item", "user_interest"):
+        assert set(trained["metrics"][target]) >= METRIC_KEYS
+        assert 0 <= trained["metrics"][target]["recall@20"] <= 1
+    assert set(trained["baselines"]) == {
+        "popularity",
+        "mf_bpr",
+        "lightgcn",
+        "llm_cosine",
+        "interests_of_items",
+    }
+    assert "user_item" not in trained["baselines"]["interests_of_items"]
+    slices = trained["metrics"]["user_item"]["slices"]
+    users = sum(slices[s]["users"] for s in ("users_le_5", "users_6_20", "users_gt_20"))
+    assert users == trained["metrics"]["user_item"]["users"]
+    # a trained model must beat the static popularity list on this dense subset
+    assert trained["metrics"]["user_item"]["auc"] > 0.5
+
+
+def test_same_seed_same_numbers_and_evaluate_agrees(small_graph: Path, trained: dict) -> None:
+    code, again = _json(
+        ["train", *FAST, "--baselines", "popularity", "--out", str(small_graph / "ckpt-again")]
+    )
+    assert code == 0
+    assert again["metrics"] == trained["metrics"]
+    code, evaluated = _json(
+        ["evaluate", "--checkpoint", trained["checkpoint"], "--baselines", "none"]
+    )
+    assert code == 0
+    assert evaluated["metrics"] == trained["metrics"]
+
+
+def test_held_out_edges_reach_neither_graph_nor_text(snapshot_dir: Path) -> None:
+    snapshot = read_snapshot(snapshot_dir)
+    texts: list[str] = []
+
+    def record(batch: list[str]) -> np.ndarray:
+        texts.extend(batch)
+        return np.zeros((len(batch), 384), dtype=np.float32)
+
+    prepared = prepare(snapshot, "user-random", 0, record)
+    graph = graph_for(prepared, ModelConfig())
+    frame = prepared.targets["user_item"]
+    split = prepared.split.targets["user_item"]
+    in_graph = graph.edge_index[("user", "user_item", "item")].numpy()
+    graph_pairs = set(zip(in_graph[0], in_graph[1], strict=True))
+    titles = snapshot.nodes["item"]["name"].to_numpy()
+    for rows in (split.val, split.test):
+        held = frame.iloc[rows]
+        assert not graph_pairs & set(zip(held["src"], held["dst"], strict=True))
+        for user, item in zip(held["src"], held["dst"], strict=True):
+            assert titles[item] not in texts[user]
+
+
+def test_checkpoint_refuses_another_snapshot(small_graph: Path, trained: dict) -> None:
+    snapshot = read_snapshot(Path(trained["checkpoint"]) / ".." / "snapshot")
+    snapshot.edges["interacted"] = snapshot.edges["interacted"].iloc[1:]
+    other = small_graph / "snapshot-changed"
+    write_snapshot(snapshot, other)
+    code, out = _json(["evaluate", "--checkpoint", trained["checkpoint"], "--snapshot", str(other)])
+    assert code == 1
+    assert "was trained on snapshot" in out["error"]
+
+
+def _predictions(driver: Driver, run: str) -> list[tuple]:
+    return sorted(
+        tuple(r.values())
+        for r in driver.execute_query(
+            "MATCH (u:User)-[p]->(t) WHERE p.run = $run "
+            "RETURN type(p), u.id, t.id, p.rank, p.score",
+            run=run,
+        ).records
+    )
+
+
+def _current(driver: Driver) -> list[str]:
+    return [
+        r["id"]
+        for r in driver.execute_query(
+            "MATCH (r:PredictionRun {status: 'current'}) RETURN r.id AS id"
+        ).records
+    ]
+
+
+def test_predict_writes_k_new_links_and_switches_runs(
+    session_driver: Driver, trained: dict
+) -> None:
+    code, first = _json(["predict", "--checkpoint", trained["checkpoint"], "--k", "5"])
+    assert code == 0, first
+    assert first["written"] == {"item": 150 * 5, "interest": 150 * 5}
+    per_user = session_driver.execute_query(
+        "MATCH (r:PredictionRun {status: 'current'}) MATCH (u:User) "
+        "OPTIONAL MATCH (u)-[p:PREDICTED_ITEM {run: r.id}]->(i) "
+        "RETURN u.id AS user, count(p) AS n, "
+        "sum(CASE WHEN (u)-[:INTERACTED]->(i) THEN 1 ELSE 0 END) AS known"
+    ).records
+    assert {r["n"] for r in per_user} == {5} and sum(r["known"] for r in per_user) == 0
+    code, again = _json(["predict", "--checkpoint", trained["checkpoint"], "--k", "5"])
+    assert code == 0 and again["written"] == {"item": 0, "interest": 0}
+    assert _current(session_driver) == [first["run"]]
+
+
+def _kill_midway(args: list[str], driver: Driver, run: str) -> int:
+    """Start predict in a subprocess, SIGKILL it once some (not all) of ``run`` is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "interestgraph.cli", *args],
+        cwd=REPO,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    written = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        written = driver.execute_query(
+            "MATCH ()-[p:PREDICTED_ITEM {run: $run}]->() RETURN count(p) AS n", run=run
+        ).records[0]["n"]
+        if written > 0:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait()
+    return written
+
+
+def test_predict_killed_midway_resumes_to_the_same_graph(
+    session_driver: Driver, small_graph: Path, trained: dict
+) -> None:
+    ckpt_a = trained["checkpoint"]
+    code, other = _json(
+        ["train", *FAST, "--seed", "1", "--baselines", "none", "--out", str(small_graph / "ckpt1")]
+    )
+    assert code == 0
+    ckpt_b = other["checkpoint"]
+    predict_b = ["predict", "--checkpoint", ckpt_b, "--k", "5", "--users-per-transaction", "1"]
+    code, reference = _json(predict_b)  # uninterrupted
+    assert code == 0
+    expected = _predictions(session_driver, reference["run"])
+    code, back = _json(["predict", "--checkpoint", ckpt_a, "--k", "5"])
+    assert code == 0 and _current(session_driver) == [back["run"]]
+    assert _predictions(session_driver, reference["run"]) == []  # the replaced run is gone
+
+    written = _kill_midway(predict_b, session_driver, reference["run"])
+    partial = _predictions(session_driver, reference["run"])
+    assert 0 < len(partial) < len(expected), "the job was not killed midway"
+    assert written > 0
+    # readers still see the old run, complete
+    assert _current(session_driver) == [back["run"]]
+    assert len(_predictions(session_driver, back["run"])) == 2 * 150 * 5
+
+    code, resumed = _json(predict_b)
+    assert code == 0 and resumed["resumed"] is True
+    assert _current(session_driver) == [reference["run"]]
+    assert _predictions(session_driver, reference["run"]) == expected
+    assert _predictions(session_driver, back["run"]) == []
+
+
+def test_readme_recipes_return_what_they_claim(session_driver: Driver, trained: dict) -> None:
+    code, _ = _json(["predict", "--checkpoint", trained["checkpoint"], "--k", "5"])
+    assert code == 0
+    readme = (REPO / "README.md").read_text()
+    recipes = dict(re.findall(r"<!-- recipe: (\S+) -->\s*```cypher\n(.*?)```", readme, re.S))
+    assert {"expanded-interests", "likely-adopters", "items-because-of-interest"} <= set(recipes)
+    user = session_driver.execute_query(
+        "MATCH (r:PredictionRun {status: 'current'}) "
+        "MATCH (u:User)-[p:PREDICTED_INTEREST {run: r.id}]->(t) "
+        "RETURN u.id AS user, t.id AS interest ORDER BY p.score DESC LIMIT 1"
+    ).records[0]
+    rows = session_driver.execute_query(recipes["expanded-interests"], user=user["user"]).records
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
+    rows = session_driver.execute_query(
+        recipes["likely-adopters"], interest=user["interest"], limit=10
+    ).records
+    assert user["user"] in [r["user"] for r in rows]
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    genre = session_driver.execute_query(
+        "MATCH (r:PredictionRun {status: 'current'}) "
+        "MATCH (u:User {id: $user})-[:PREDICTED_ITEM {run: r.id}]->(:Item)-[:HAS_INTEREST]->(t) "
+        "RETURN t.id AS id LIMIT 1",
+        user=user["user"],
+    ).records[0]["id"]
+    rows = session_driver.execute_query(
+        recipes["items-because-of-interest"], user=user["user"], interest=genre
+    ).records
+    assert rows and all(r["rank"] <= 5 for r in rows)
+
+
+def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trained: dict) -> None:
+    storage = small_graph / "study.sqlite"
+    args = ["tune", "--epochs", "5", "--storage", str(storage), "--study", "t"]
+    code, first = _json([*args, "--trials", "1"])
+    assert code == 0, first
+    assert first["trials"] == 1 and first["ran_now"] == 1
+    code, second = _json([*args, "--trials", "2"])  # a new process continues the same study
+    assert code == 0
+    assert second["trials"] == 2 and second["ran_now"] == 1
+    params = json.loads(Path(second["params_file"]).read_text())
+    assert set(params) >= {"lr", "reg", "dim", "layers"}
+    code, tuned = _json(
+        [
+            "train",
+            "--epochs",
+            "5",
+            "--params",
+            second["params_file"],
+            "--baselines",
+            "none",
+            "--out",
+            str(small_graph / "ckpt-tuned"),
+        ]
+    )
+    assert code == 0
+    config = json.loads((Path(tuned["checkpoint"]) / "config.json").read_text())["model"]
+    assert config["dim"] == params["dim"] and config["fit"]["lr"] == params["lr"]

@@ -1,0 +1,120 @@
+"""Checkpoints: weights, configuration, id maps, the user features and the snapshot's hash.
+
+A checkpoint is a folder::
+
+    model.pt            state dict of our model
+    config.json         model config, split, seed, snapshot hash and path, fit figures
+    id_maps.json        node type → ids in row order (what row i of each embedding means)
+    user_features.npy   the user text embeddings training used (built from training edges)
+    metrics.json        the metrics JSON printed by ``train``
+
+Loading against a snapshot with another content hash fails: the rows would not mean the same
+nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from graphdb.snapshot import NODE_TYPES, Snapshot
+from training.experiment import ModelConfig
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, or made for another snapshot."""
+
+
+@dataclass
+class Checkpoint:
+    folder: Path
+    config: ModelConfig
+    info: dict[str, Any]
+    state: dict[str, torch.Tensor]
+    user_features: np.ndarray
+
+    @property
+    def snapshot_hash(self) -> str:
+        return str(self.info["snapshot_hash"])
+
+    @property
+    def snapshot_path(self) -> Path:
+        return Path(self.info["snapshot_path"])
+
+
+def save_checkpoint(
+    folder: Path,
+    model: nn.Module,
+    config: ModelConfig,
+    snapshot: Snapshot,
+    snapshot_path: Path,
+    user_features: np.ndarray,
+    info: dict[str, Any],
+    metrics: dict[str, Any],
+) -> Path:
+    """Write the checkpoint folder atomically (a crash leaves the previous one intact)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        torch.save(model.state_dict(), staging / "model.pt")
+        config_payload = {
+            "format": FORMAT_VERSION,
+            "model": config.to_dict(),
+            "snapshot_hash": snapshot.content_hash,
+            "snapshot_path": str(Path(snapshot_path).resolve()),
+            "embedding_model": snapshot.manifest.get("embedding_model"),
+            **info,
+        }
+        (staging / "config.json").write_text(json.dumps(config_payload, indent=2) + "\n")
+        ids = {t: snapshot.nodes[t]["id"].astype(str).tolist() for t in NODE_TYPES}
+        (staging / "id_maps.json").write_text(json.dumps(ids))
+        np.save(staging / "user_features.npy", user_features)
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """Read a checkpoint folder; errors name the file."""
+    folder = Path(folder)
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise CheckpointError(f"{config_path}: not found; is {folder} a checkpoint from `train`?")
+    info = json.loads(config_path.read_text())
+    if info.get("format") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{config_path}: format {info.get('format')!r} is not {FORMAT_VERSION}"
+        )
+    try:
+        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        features = np.load(folder / "user_features.npy")
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{e.filename}: missing from the checkpoint") from None
+    return Checkpoint(folder, ModelConfig.from_dict(info["model"]), info, state, features)
+
+
+def check_snapshot(checkpoint: Checkpoint, snapshot: Snapshot, snapshot_folder: Path) -> None:
+    """Fail clearly when the snapshot is not the one the checkpoint was trained on."""
+    if snapshot.content_hash != checkpoint.snapshot_hash:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.folder} was trained on snapshot "
+            f"{checkpoint.snapshot_hash[:12]} ({checkpoint.snapshot_path}), but {snapshot_folder} "
+            f"is {snapshot.content_hash[:12]}: pass the original --snapshot or train again"
+        )

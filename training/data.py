@@ -1,0 +1,134 @@
+"""From a snapshot and a split to the model's :class:`~gnn.graph.Graph`, using training edges only.
+
+The two target relations become ``user_item`` and ``user_interest`` edges (deduplicated); the
+context relations (item→interest, friendships, the interest graph) enter the graph whole, since
+they are catalogue facts rather than answers. User features are text embeddings of user texts
+rebuilt from training edges (see :func:`user_texts`), so a held-out edge never reaches a feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from features.texts import WeightedName, user_text
+from gnn.graph import TARGETS, EdgeType, Graph
+from graphdb.snapshot import Snapshot
+from training.splits import Split
+
+#: target name → snapshot relation
+TARGET_RELATIONS = {"user_item": "interacted", "user_interest": "interested_in"}
+#: context relation → (source type, destination type)
+CONTEXT_RELATIONS = {
+    "has_interest": ("item", "interest"),
+    "friend": ("user", "user"),
+    "related_to": ("interest", "interest"),
+}
+
+TextEncoderFn = Callable[[list[str]], np.ndarray]
+
+
+def target_edges(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
+    """The target relations' edges, one row per (source, destination) pair."""
+    out = {}
+    for target, relation in TARGET_RELATIONS.items():
+        frame = snapshot.edges[relation]
+        frame = frame.sort_values(["src", "dst", "weight"], ascending=[True, True, False])
+        out[target] = frame.drop_duplicates(["src", "dst"]).reset_index(drop=True)
+    return out
+
+
+def training_pairs(targets: dict[str, pd.DataFrame], split: Split | None) -> dict[str, np.ndarray]:
+    """``[2, E]`` index arrays of the training edges per target (all edges when no split)."""
+    out = {}
+    for target, frame in targets.items():
+        rows = split.targets[target].train if split is not None else np.arange(len(frame))
+        out[target] = frame[["src", "dst"]].to_numpy()[rows].T.astype(np.int64)
+    return out
+
+
+def user_texts(
+    snapshot: Snapshot, targets: dict[str, pd.DataFrame], pairs: dict[str, np.ndarray]
+) -> list[str]:
+    """Each user's text from the supplied profile or, failing that, from the given pairs only
+    (strongest interests and items by edge weight, as ``features.texts.user_text`` ranks them)."""
+    users = snapshot.nodes["user"]
+    names = {
+        "user_item": snapshot.nodes["item"]["name"].to_numpy(),
+        "user_interest": snapshot.nodes["interest"]["name"].to_numpy(),
+    }
+    per_user: dict[str, list[list[WeightedName]]] = {
+        t: [[] for _ in range(len(users))] for t in TARGETS
+    }
+    for target, frame in targets.items():
+        weight = dict(
+            zip(zip(frame["src"], frame["dst"], strict=True), frame["weight"], strict=True)
+        )
+        for src, dst in pairs[target].T:
+            per_user[target][src].append(
+                WeightedName(str(names[target][dst]), float(weight[(src, dst)]))
+            )
+    profiles = users["profile"].tolist() if "profile" in users else [None] * len(users)
+    return [
+        user_text(profiles[u], per_user["user_interest"][u], per_user["user_item"][u])
+        for u in range(len(users))
+    ]
+
+
+def build_graph(
+    snapshot: Snapshot,
+    pairs: dict[str, np.ndarray],
+    user_features: np.ndarray,
+    use_interests: bool = True,
+) -> Graph:
+    """The message-passing graph over ``pairs`` (training edges) plus the context relations."""
+    num_nodes = {t: snapshot.num_nodes(t) for t in ("user", "item", "interest")}
+    if not use_interests:
+        num_nodes.pop("interest")
+    edge_index: dict[EdgeType, torch.Tensor] = {}
+    for target, (src_type, dst_type) in TARGETS.items():
+        if dst_type in num_nodes:
+            _add_both_ways(edge_index, src_type, target, dst_type, pairs[target])
+    for relation, (src_type, dst_type) in CONTEXT_RELATIONS.items():
+        frame = snapshot.edges[relation]
+        if src_type in num_nodes and dst_type in num_nodes and len(frame):
+            index = np.unique(frame[["src", "dst"]].to_numpy(), axis=0).T
+            _add_both_ways(edge_index, src_type, relation, dst_type, index)
+    features = {
+        "user": user_features,
+        "item": snapshot.embeddings["item"],
+        "interest": snapshot.embeddings["interest"],
+    }
+    x = {
+        t: torch.from_numpy(np.ascontiguousarray(features[t], dtype=np.float32)) for t in num_nodes
+    }
+    return Graph(num_nodes, edge_index, x, _id_masks(num_nodes, edge_index, pairs))
+
+
+def _add_both_ways(
+    edge_index: dict[EdgeType, torch.Tensor], src: str, name: str, dst: str, index: np.ndarray
+) -> None:
+    tensor = torch.from_numpy(np.ascontiguousarray(index, dtype=np.int64))
+    edge_index[(src, name, dst)] = tensor
+    edge_index[(dst, f"rev_{name}", src)] = tensor.flip(0)
+
+
+def _id_masks(
+    num_nodes: dict[str, int],
+    edge_index: dict[EdgeType, torch.Tensor],
+    pairs: dict[str, np.ndarray],
+) -> dict[str, torch.Tensor]:
+    """Users and items with a training target edge; interests with any training-graph edge."""
+    masks = {t: torch.zeros(n, dtype=torch.bool) for t, n in num_nodes.items()}
+    for target, (src_type, dst_type) in TARGETS.items():
+        if dst_type in num_nodes:
+            masks[src_type][torch.from_numpy(pairs[target][0])] = True
+            masks[dst_type][torch.from_numpy(pairs[target][1])] = True
+    if "interest" in num_nodes:
+        for (_, _, dst_type), index in edge_index.items():
+            if dst_type == "interest":
+                masks["interest"][index[1]] = True
+    return masks
