@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASETS ?= ../shared/datasets
 
-.PHONY: setup demo test lint bench stop
+.PHONY: setup demo test lint bench bench-train stop
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,14 @@ test: lint
 bench: setup
 	$(PY) benchmarks/bench_ingest.py --datasets-dir $(DATASETS)
 	$(PY) benchmarks/bench_encoder.py --datasets-dir $(DATASETS)
+	$(PY) benchmarks/bench_predict.py --neo4j
+
+# Training speed from a snapshot and checkpoint (e.g. after `make demo`); add DEVICES=cpu,cuda on a GPU box.
+SNAPSHOT ?= $(HOME)/.interestgraph/snapshot
+CHECKPOINT ?= $(HOME)/.interestgraph/checkpoint
+DEVICES ?= cpu,cuda
+bench-train: setup
+	$(PY) benchmarks/bench_train.py --snapshot $(SNAPSHOT) --checkpoint $(CHECKPOINT) --devices $(DEVICES)
 
 stop:
 	$(VENV)/bin/interestgraph db stop

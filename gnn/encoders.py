@@ -33,6 +33,9 @@ class HeteroEncoder(nn.Module):
         use_ids: add a learned id embedding to nodes seen in training.
         heads: attention heads for ``gatv2`` and ``hgt``.
         dropout: dropout on the input embeddings.
+        noise: (``lgc`` only) magnitude of the random perturbation added at every layer during
+            training, as in XSimGCL (Yu et al., TKDE 2023); the first layer's perturbed output
+            is kept in ``contrast_view`` for a contrastive loss against the final embeddings.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class HeteroEncoder(nn.Module):
         use_ids: bool = True,
         heads: int = 2,
         dropout: float = 0.0,
+        noise: float = 0.0,
     ):
         super().__init__()
         if conv not in CONVS:
@@ -57,6 +61,8 @@ class HeteroEncoder(nn.Module):
         self.layers = layers
         self.use_ids = use_ids
         self.dropout = nn.Dropout(dropout)
+        self.noise = noise
+        self.contrast_view: dict[str, Tensor] | None = None
         self.ids = nn.ModuleDict(
             {t: nn.Embedding(n, dim) for t, n in num_nodes.items()} if use_ids else {}
         )
@@ -104,17 +110,26 @@ class HeteroEncoder(nn.Module):
 
     def _propagate(self, graph: Graph, h: dict[str, Tensor]) -> dict[str, Tensor]:
         adjacency = graph.adjacency()
+        perturb = self.training and self.noise > 0
         with torch.autocast(device_type=adjacency.device.type, enabled=False):
             x = torch.cat([h[t].float() for t in self.node_types])
-            total = x
+            total, first = x, None
             for _ in range(self.layers):
                 x = propagate(adjacency, x)
+                if perturb:
+                    noise = torch.nn.functional.normalize(torch.rand_like(x), dim=-1)
+                    x = x + torch.sign(x) * noise * self.noise
+                first = x if first is None else first
                 total = total + x
             total = total / (self.layers + 1)
+        self.contrast_view = self._by_type(first, h) if perturb else None
+        return self._by_type(total, h)
+
+    def _by_type(self, flat: Tensor, h: dict[str, Tensor]) -> dict[str, Tensor]:
         out, start = {}, 0
         for node_type in self.node_types:
             count = h[node_type].shape[0]
-            out[node_type] = total[start : start + count]
+            out[node_type] = flat[start : start + count]
             start += count
         return out
 

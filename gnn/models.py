@@ -37,6 +37,26 @@ class LinkPredictor(nn.Module):
         src_type, dst_type = TARGETS[target]
         return self.decoders[target].matrix(emb[src_type][src], emb[dst_type])
 
+    def auxiliary_loss(
+        self, emb: dict[str, Tensor], nodes: dict[str, Tensor], temperature: float
+    ) -> Tensor | None:
+        """InfoNCE between the final embeddings and the encoder's perturbed view (XSimGCL's
+        cross-layer contrast), over the batch's nodes; ``None`` when the encoder kept no view."""
+        view = getattr(self.encoder, "contrast_view", None)
+        if view is None:
+            return None
+        return sum(
+            info_nce(emb[t][index], view[t][index], temperature) for t, index in nodes.items()
+        )
+
+
+def info_nce(a: Tensor, b: Tensor, temperature: float) -> Tensor:
+    """Each row of ``a`` should match the same row of ``b`` against every other row."""
+    a = torch.nn.functional.normalize(a.float(), dim=-1)
+    b = torch.nn.functional.normalize(b.float(), dim=-1)
+    logits = a @ b.T / temperature
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
 
 class LightGCNBaseline(nn.Module):
     """PyG's :class:`~torch_geometric.nn.models.LightGCN` on the user–item–interest graph of the

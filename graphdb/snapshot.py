@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from graphdb.atomic import atomic_folder
 
 FORMAT_VERSION = 1
 NODE_TYPES: tuple[str, ...] = ("user", "item", "interest")
@@ -62,10 +61,7 @@ class Snapshot:
 
 def write_snapshot(snapshot: Snapshot, folder: Path) -> dict[str, Any]:
     """Write atomically (temp folder, then rename) and return the manifest with its hash."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as staging:
         (staging / "nodes").mkdir()
         (staging / "embeddings").mkdir()
         (staging / "edges").mkdir()
@@ -84,12 +80,6 @@ def write_snapshot(snapshot: Snapshot, folder: Path) -> dict[str, Any]:
             "content_hash": _content_hash(staging),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     snapshot.manifest = manifest
     return manifest
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from features.canonical import MIN_SIMILARITY
 from features.encoder import DEFAULT_MODEL
+from features.profiles import (
+    OpenAICompatibleGenerator,
+    PrecomputedProfiles,
+    ProfileCache,
+    TransformersGenerator,
+    read_colakg_profiles,
+)
 from graphdb.cypher import parse_params, run_cypher
 from graphdb.errors import GraphDBError
 from graphdb.loaders.plan import write_plan
@@ -21,7 +30,9 @@ from graphdb.vectors import has_node, similar_nodes
 from interestgraph import model_commands
 from interestgraph.common import JsonFlag, embedding_cache, graph, load_encoder
 from interestgraph.embedding_job import embed_graph
+from interestgraph.interest_jobs import canonicalize_interests, relate_interests
 from interestgraph.output import emit, fail, table
+from interestgraph.profile_job import write_profiles
 from interestgraph.settings import Settings
 from interestgraph.tagging_job import tag_interests
 
@@ -250,6 +261,112 @@ def tag_interests_command(
     emit(report, as_json)
 
 
+@app.command("canonicalize-interests")
+def canonicalize_interests_command(
+    min_similarity: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Name-embedding cosine an abbreviation needs.")
+    ] = MIN_SIMILARITY,
+    write: Annotated[bool, typer.Option(help="Merge (off: report the groups only).")] = True,
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge near-duplicate interests (sci-fi, scifi, Sci Fi, science fiction) into one, keeping
+    every spelling as an alias and every item/user edge."""
+    encoder = load_encoder(model, device, 64, as_json)
+    with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
+        report = canonicalize_interests(driver, encoder, cache, min_similarity, write, database)
+    emit(report, as_json)
+
+
+@app.command("relate-interests")
+def relate_interests_command(
+    top_n: Annotated[int, typer.Option(min=1, help="Related interests kept per interest.")] = 10,
+    min_count: Annotated[
+        int, typer.Option(min=1, help="Shared items/users for co-occurrence.")
+    ] = 3,
+    min_similarity: Annotated[float, typer.Option(help="Embedding cosine floor.")] = 0.5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build the interest graph: RELATED_TO {weight, source} from co-occurrence (Jaccard over
+    items and users) and embedding similarity, top-N per interest."""
+    with graph(as_json) as (driver, database):
+        report = relate_interests(driver, top_n, min_count, min_similarity, database)
+    emit(report, as_json)
+
+
+@app.command("generate-profiles")
+def generate_profiles_command(
+    kind: Annotated[str, typer.Option(help="user or item.")] = "user",
+    generator: Annotated[
+        str,
+        typer.Option(
+            help="transformers:LOCAL_MODEL_DIR, or openai:URL (an OpenAI-compatible API base, "
+            "e.g. http://localhost:8000/v1)."
+        ),
+    ] = "",
+    model: Annotated[str, typer.Option(help="Model name for openai: endpoints.")] = "",
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key.")
+    ] = "OPENAI_API_KEY",
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    overwrite: Annotated[bool, typer.Option(help="Regenerate nodes that have a text.")] = False,
+    device: str = "cpu",
+    as_json: JsonFlag = False,
+) -> None:
+    """LLM-written profiles into User.text / Item.text (then run `embed`)."""
+    label = _label(kind, as_json)
+    if generator.startswith("transformers:"):
+        try:
+            source = TransformersGenerator(generator.split(":", 1)[1], device=device)
+        except (OSError, ValueError) as e:
+            raise fail(f"cannot load generator {generator!r}: {e}", as_json) from None
+    elif generator.startswith("openai:"):
+        if not model:
+            raise fail("--model is required with an openai: generator", as_json)
+        source = OpenAICompatibleGenerator(
+            generator.split(":", 1)[1], model, os.environ.get(api_key_env)
+        )
+    else:
+        raise fail("--generator must be transformers:DIR or openai:URL", as_json)
+    with graph(as_json) as (driver, database), _profile_cache(Settings()) as cache:
+        try:
+            report = write_profiles(driver, label, source, cache, overwrite, batch_size, database)
+        except RuntimeError as e:
+            raise fail(str(e), as_json) from None
+    emit(report, as_json)
+
+
+@app.command("load-profiles")
+def load_profiles_command(
+    data_dir: Annotated[Path, typer.Argument(help="A CoLaKG folder (llm_response_*.json, maps).")],
+    id_prefix: Annotated[str, typer.Option(help="Prefix of graph ids (ingest --namespace).")] = "",
+    overwrite: bool = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Precomputed LLM profiles (CoLaKG JSON) into User.text / Item.text, through the same
+    path as generated ones."""
+    reports = []
+    with graph(as_json) as (driver, database), _profile_cache(Settings()) as cache:
+        for label, stem in ((Label.USER, "user"), (Label.ITEM, "item")):
+            path = data_dir / f"llm_response_{stem}.json"
+            if not path.exists():
+                continue
+            try:
+                texts = read_colakg_profiles(path, data_dir / f"{stem}_map.txt", id_prefix)
+            except (OSError, ValueError) as e:
+                raise fail(str(e), as_json) from None
+            source = PrecomputedProfiles(texts, f"{data_dir.name}/{path.name}")
+            reports.append(write_profiles(driver, label, source, cache, overwrite, 1000, database))
+    if not reports:
+        raise fail(f"{data_dir}: no llm_response_user.json or llm_response_item.json", as_json)
+    emit({"loaded": reports}, as_json)
+
+
+def _profile_cache(settings: Settings) -> ProfileCache:
+    return ProfileCache(settings.home / "profiles.sqlite")
+
+
 def _label(kind: str, as_json: bool) -> Label:
     labels = {"user": Label.USER, "item": Label.ITEM, "interest": Label.INTEREST}
     if kind.lower() not in labels:
@@ -266,10 +383,16 @@ def demo(
     embed_nodes: Annotated[
         bool, typer.Option("--embed/--no-embed", help="Also embed every node.")
     ] = True,
+    train: Annotated[
+        bool,
+        typer.Option(
+            "--train/--no-train", help="Also export, train and predict (needs the embeddings)."
+        ),
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """The main job end to end on the embedded default: start Neo4j, ingest movielens-small,
-    embed every node, print statistics."""
+    embed every node, export a snapshot, train the hetero GNN, write top-20 predictions."""
     settings = Settings()
     folder = datasets_dir or settings.datasets_dir
     if folder is None:
@@ -284,6 +407,8 @@ def demo(
         encoder = load_encoder(DEFAULT_MODEL, "auto", 64, as_json)
         with graph(as_json) as (driver, database), embedding_cache(settings) as cache:
             payload["embed"] = embed_graph(driver, encoder, cache, database)
+        if train:
+            payload.update(model_commands.model_demo(settings, "movielens-small", as_json))
 
     def render(console: Console) -> None:
         console.print(
@@ -299,6 +424,20 @@ def demo(
                 highlight=False,
             )
         _render_counts(console, report)
+        if "train" in payload:
+            done, run = payload["train"], payload["predict"]
+            ours = done["metrics"]["user_item"]["recall@20"]
+            popular = done["baselines"]["popularity"]["user_item"]["recall@20"]
+            console.print(
+                f"Trained {done['model']} on {done['device']}: test Recall@20 {ours} "
+                f"(popularity {popular}); checkpoint {done['checkpoint']}",
+                highlight=False,
+            )
+            console.print(
+                f"Prediction run {run['run']} is current: {run['written']} new links "
+                f"({run['relationships_per_second']} relationships/s)",
+                highlight=False,
+            )
 
     emit(payload, as_json, render)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import torch
 import typer
 
 from features.cache import embed_with_cache
@@ -52,6 +53,13 @@ PublishedOpt = Annotated[
         "--published", help="Folder of a LightGCN-format split (train.txt, test.txt, maps)."
     ),
 ]
+UserProfilesOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Use supplied User.text profiles as user texts (only if they were written from "
+        "training data, e.g. CoLaKG's for its split); default: rebuilt from training edges."
+    ),
+]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 
@@ -67,30 +75,29 @@ def export(
     """Write the graph (nodes, embeddings, edges) to a training snapshot a GPU machine can use."""
     settings = Settings()
     folder = out or settings.home / "snapshot"
-    with graph(as_json) as (driver, database):
-        snapshot, report = export_snapshot(driver, database)
-    snapshot.manifest["name"] = name or folder.name
-    manifest = write_snapshot(snapshot, folder)
-    payload = {
-        "out": str(folder),
-        **{
-            k: manifest[k]
-            for k in ("name", "nodes", "edges", "dimensions", "content_hash", "embedding_model")
-        },
-        **report,
-    }
+    payload = export_to(folder, name or folder.name, as_json)
     emit(
         payload,
         as_json,
         lambda c: c.print(
-            f"snapshot {folder}: {sum(manifest['edges'].values())} edges at "
-            f"{report['edges_per_second']}/s, hash {manifest['content_hash'][:12]}",
+            f"snapshot {folder}: {sum(payload['edges'].values())} edges at "
+            f"{payload['edges_per_second']}/s, hash {payload['content_hash'][:12]}",
             highlight=False,
         ),
     )
 
 
-def _snapshot(folder: Path | None, as_json: bool) -> tuple[Snapshot, Path]:
+def export_to(folder: Path, name: str, as_json: bool) -> dict[str, Any]:
+    """Export the configured graph to ``folder``; returns the export report."""
+    with graph(as_json) as (driver, database):
+        snapshot, report = export_snapshot(driver, database)
+    snapshot.manifest["name"] = name
+    manifest = write_snapshot(snapshot, folder)
+    keys = ("name", "nodes", "edges", "dimensions", "content_hash", "embedding_model")
+    return {"out": str(folder), **{k: manifest[k] for k in keys}, **report}
+
+
+def snapshot_at(folder: Path | None, as_json: bool) -> tuple[Snapshot, Path]:
     path = folder or Settings().home / "snapshot"
     try:
         return read_snapshot(path), path
@@ -98,7 +105,7 @@ def _snapshot(folder: Path | None, as_json: bool) -> tuple[Snapshot, Path]:
         raise fail(str(e), as_json) from None
 
 
-def _text_encoder(snapshot: Snapshot, model: str, device: str, as_json: bool) -> TextEncoderFn:
+def user_text_encoder(snapshot: Snapshot, model: str, device: str, as_json: bool) -> TextEncoderFn:
     """User texts → embeddings with the snapshot's encoder, through the cache; the model loads
     only when a text is not cached (so a GPU box with a warm cache needs no encoder)."""
     model_id = snapshot.manifest.get("embedding_model")
@@ -127,6 +134,7 @@ def _text_encoder(snapshot: Snapshot, model: str, device: str, as_json: bool) ->
 
 def _prepare(
     snapshot: Snapshot,
+    use_profiles: bool,
     split: str,
     published: Path | None,
     id_prefix: str,
@@ -136,7 +144,7 @@ def _prepare(
 ) -> Prepared:
     try:
         published_split = load_published(published, snapshot, id_prefix) if published else None
-        return prepare(snapshot, split, seed, encode, published_split)
+        return prepare(snapshot, split, seed, encode, published_split, use_profiles)
     except (PublishedSplitError, ValueError) as e:
         raise fail(str(e), as_json) from None
 
@@ -160,38 +168,14 @@ def _baselines(names: str, as_json: bool) -> tuple[str, ...]:
     return chosen
 
 
-def _model_config(
-    model: str,
-    dim: int,
-    layers: int,
-    decoder: str,
-    loss: str,
-    epochs: int,
-    lr: float,
-    reg: float,
-    batch_size: int,
-    features: bool,
-    ids: bool,
-    interests: bool,
-    params: Path | None,
-    as_json: bool,
-) -> ModelConfig:
-    config = ModelConfig(
-        conv=model,
-        dim=dim,
-        layers=layers,
-        decoder=decoder,
-        use_features=features,
-        use_ids=ids,
-        use_interests=interests,
-        fit=FitConfig(lr=lr, reg=reg, batch_size=batch_size, epochs=epochs, loss=loss),
-    )
-    if params is not None:
-        try:
-            config = apply_params(config, json.loads(params.read_text()))
-        except (OSError, ValueError, TypeError) as e:
-            raise fail(f"{params}: cannot apply parameters: {e}", as_json) from None
-    return config
+def _with_params(config: ModelConfig, params: Path | None, as_json: bool) -> ModelConfig:
+    """``config`` with a tuning study's best parameters applied, if a file is given."""
+    if params is None:
+        return config
+    try:
+        return apply_params(config, json.loads(params.read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        raise fail(f"{params}: cannot apply parameters: {e}", as_json) from None
 
 
 def train(
@@ -215,6 +199,12 @@ def train(
     lr: float = 5e-3,
     reg: float = 1e-4,
     batch_size: int = 4096,
+    noise: Annotated[
+        float, typer.Option(help="XSimGCL perturbation per layer (lgc only; 0 = off).")
+    ] = 0.1,
+    cl_weight: Annotated[
+        float, typer.Option(help="Weight of the contrastive loss (0 = off).")
+    ] = 0.1,
     features: Annotated[
         bool, typer.Option("--features/--no-features", help="LLM text features (off = ablation).")
     ] = True,
@@ -232,6 +222,7 @@ def train(
     baselines: Annotated[
         str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
     ] = ",".join(BASELINES),
+    user_profiles: UserProfilesOpt = False,
     seed: int = 0,
     device: DeviceOpt = "auto",
     text_model: Annotated[
@@ -244,55 +235,93 @@ def train(
     as_json: JsonFlag = False,
 ) -> None:
     """Train the hetero GNN and the baselines on one split; write a checkpoint and metrics JSON."""
-    config = _model_config(
-        model,
-        dim,
-        layers,
-        decoder,
-        loss,
-        epochs,
-        lr,
-        reg,
-        batch_size,
-        features,
-        ids,
-        interests,
+    fit = FitConfig(
+        lr=lr, reg=reg, batch_size=batch_size, epochs=epochs, loss=loss, cl_weight=cl_weight
+    )
+    config = _with_params(
+        ModelConfig(
+            conv=model,
+            dim=dim,
+            layers=layers,
+            decoder=decoder,
+            use_features=features,
+            use_ids=ids,
+            use_interests=interests,
+            noise=noise,
+            fit=fit,
+        ),
         params,
         as_json,
     )
     chosen = _baselines(baselines, as_json)
     torch_device = _device(device, as_json)
-    data, snapshot_path = _snapshot(snapshot, as_json)
+    data, snapshot_path = snapshot_at(snapshot, as_json)
     started = time.perf_counter()
     prepared = _prepare(
         data,
+        user_profiles,
         split,
         published,
         id_prefix,
         seed,
-        _text_encoder(data, text_model, device, as_json),
+        user_text_encoder(data, text_model, device, as_json),
         as_json,
     )
+    payload = train_and_save(
+        prepared,
+        config,
+        chosen,
+        torch_device,
+        seed,
+        out or Settings().home / "checkpoint",
+        snapshot_path,
+        {
+            "published": str(published) if published else None,
+            "id_prefix": id_prefix,
+            "user_profiles": user_profiles,
+        },
+        as_json,
+    )
+    payload["seconds"] = round(time.perf_counter() - started, 2)
+    emit(payload, as_json, lambda c: _render_metrics(c, payload))
+
+
+def train_and_save(
+    prepared: Prepared,
+    config: ModelConfig,
+    baselines: tuple[str, ...],
+    device: torch.device,
+    seed: int,
+    folder: Path,
+    snapshot_path: Path,
+    extra: dict[str, Any],
+    as_json: bool,
+) -> dict[str, Any]:
+    """Run the experiment and write its checkpoint; returns the metrics JSON."""
     try:
-        payload, trained, fit_info = run_experiment(prepared, config, torch_device, seed, chosen)
+        payload, trained, fit_info = run_experiment(prepared, config, device, seed, baselines)
     except ValueError as e:
         raise fail(str(e), as_json) from None
-    folder = out or Settings().home / "checkpoint"
-    payload["device"] = str(torch_device)
-    payload["seconds"] = round(time.perf_counter() - started, 2)
+    payload["device"] = str(device)
     payload["checkpoint"] = str(folder)
     info = {
         "split": prepared.split.mode,
-        "published": str(published) if published else None,
-        "id_prefix": id_prefix,
         "seed": seed,
         "fit": fit_info,
         "dataset": prepared.dataset,
+        **extra,
     }
     save_checkpoint(
-        folder, trained, config, data, snapshot_path, prepared.user_features, info, payload
+        folder,
+        trained,
+        config,
+        prepared.snapshot,
+        snapshot_path,
+        prepared.user_features,
+        info,
+        payload,
     )
-    emit(payload, as_json, lambda c: _render_metrics(c, payload))
+    return payload
 
 
 def evaluate(
@@ -309,7 +338,7 @@ def evaluate(
         ckpt = load_checkpoint(checkpoint)
     except CheckpointError as e:
         raise fail(str(e), as_json) from None
-    data, snapshot_path = _snapshot(snapshot or ckpt.snapshot_path, as_json)
+    data, snapshot_path = snapshot_at(snapshot or ckpt.snapshot_path, as_json)
     try:
         check_snapshot(ckpt, data, snapshot_path)
     except CheckpointError as e:
@@ -319,6 +348,7 @@ def evaluate(
     published = Path(ckpt.info["published"]) if ckpt.info.get("published") else None
     prepared = _prepare(
         data,
+        bool(ckpt.info.get("user_profiles", False)),
         ckpt.info["split"],
         published,
         ckpt.info.get("id_prefix", ""),
@@ -365,6 +395,7 @@ def tune(
     storage: Annotated[
         Path | None, typer.Option(help="SQLite file [default: $INTERESTGRAPH_HOME/optuna.sqlite].")
     ] = None,
+    user_profiles: UserProfilesOpt = False,
     seed: int = 0,
     device: DeviceOpt = "auto",
     text_model: str = DEFAULT_MODEL,
@@ -372,14 +403,15 @@ def tune(
 ) -> None:
     """Tune the hetero GNN with Optuna on validation Recall@20 (resumable; best_params.json)."""
     settings = Settings()
-    data, _ = _snapshot(snapshot, as_json)
+    data, _ = snapshot_at(snapshot, as_json)
     prepared = _prepare(
         data,
+        user_profiles,
         split,
         published,
         id_prefix,
         seed,
-        _text_encoder(data, text_model, device, as_json),
+        user_text_encoder(data, text_model, device, as_json),
         as_json,
     )
     base = replace(ModelConfig(conv=model), fit=FitConfig(epochs=epochs))
@@ -429,7 +461,7 @@ def predict(
         ckpt = load_checkpoint(checkpoint)
     except CheckpointError as e:
         raise fail(str(e), as_json) from None
-    data, snapshot_path = _snapshot(snapshot or ckpt.snapshot_path, as_json)
+    data, snapshot_path = snapshot_at(snapshot or ckpt.snapshot_path, as_json)
     try:
         check_snapshot(ckpt, data, snapshot_path)
     except CheckpointError as e:
@@ -452,3 +484,22 @@ def predict(
             keep_previous,
         )
     emit(report, as_json)
+
+
+def model_demo(settings: Settings, dataset: str, as_json: bool) -> dict[str, Any]:
+    """The model half of ``demo``: export, train (with the popularity baseline), predict."""
+    folder = settings.home / "snapshot"
+    exported = export_to(folder, dataset, as_json)
+    data, path = snapshot_at(folder, as_json)
+    device = _device("auto", as_json)
+    encode = user_text_encoder(data, DEFAULT_MODEL, "auto", as_json)
+    prepared = _prepare(data, False, "user-random", None, "", 0, encode, as_json)
+    checkpoint = settings.home / "checkpoint"
+    metrics = train_and_save(
+        prepared, ModelConfig(), ("popularity",), device, 0, checkpoint, path, {}, as_json
+    )
+    with graph(as_json) as (driver, database):
+        predicted = run_predict(
+            driver, load_checkpoint(checkpoint), data, 20, ["item", "interest"], device, database
+        )
+    return {"export": exported, "train": metrics, "predict": predicted}

@@ -82,3 +82,29 @@ def test_demo_starts_neo4j_and_ingests(
     finally:
         code, stopped = _json(["db", "stop"])
     assert stopped["was_running"] is True and stopped["forced"] is False
+
+
+@pytest.mark.usefixtures("neo4j_env")
+def test_load_profiles_writes_user_and_item_texts(driver: Driver, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "interactions.csv").write_text("user_id,item_id\n2,51\n3,52\n")
+    assert _json(["ingest", "csv", "--data-dir", str(data)])[0] == 0
+    colakg = tmp_path / "colakg"
+    colakg.mkdir()
+    (colakg / "user_map.txt").write_text("2 0\n3 1\n")
+    (colakg / "item_map.txt").write_text("51 0\n52 1\n")
+    (colakg / "llm_response_user.json").write_text('{"0": "Loves synth-pop.", "1": "Metal fan."}')
+    (colakg / "llm_response_item.json").write_text('{"0": "An 80s band.", "1": "A metal band."}')
+    code, out = _json(["load-profiles", str(colakg)])
+    assert code == 0, out
+    assert [r["written"] for r in out["loaded"]] == [2, 2]
+    rows = driver.execute_query(
+        "MATCH (u:User {id: '2'})-[:INTERACTED]->(i:Item) "
+        "RETURN u.text AS user, i.text AS item, u.text_source AS source"
+    ).records[0]
+    assert rows["user"] == "Loves synth-pop." and rows["item"] == "An 80s band."
+    assert rows["source"].startswith("precomputed:")
+    (colakg / "user_map.txt").write_text("2 0\n3\n")
+    code, out = _json(["load-profiles", str(colakg)])
+    assert code == 1 and "user_map.txt:2" in out["error"]

@@ -15,9 +15,6 @@ nodes.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graphdb.atomic import atomic_folder
 from graphdb.snapshot import NODE_TYPES, Snapshot
 from training.experiment import ModelConfig
 
@@ -64,10 +62,7 @@ def save_checkpoint(
     metrics: dict[str, Any],
 ) -> Path:
     """Write the checkpoint folder atomically (a crash leaves the previous one intact)."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as staging:
         torch.save(model.state_dict(), staging / "model.pt")
         config_payload = {
             "format": FORMAT_VERSION,
@@ -82,13 +77,7 @@ def save_checkpoint(
         (staging / "id_maps.json").write_text(json.dumps(ids))
         np.save(staging / "user_features.npy", user_features)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)
 
 
 def load_checkpoint(folder: Path) -> Checkpoint:

@@ -51,10 +51,15 @@ def training_pairs(targets: dict[str, pd.DataFrame], split: Split | None) -> dic
 
 
 def user_texts(
-    snapshot: Snapshot, targets: dict[str, pd.DataFrame], pairs: dict[str, np.ndarray]
+    snapshot: Snapshot,
+    targets: dict[str, pd.DataFrame],
+    pairs: dict[str, np.ndarray],
+    use_profiles: bool = False,
 ) -> list[str]:
-    """Each user's text from the supplied profile or, failing that, from the given pairs only
-    (strongest interests and items by edge weight, as ``features.texts.user_text`` ranks them)."""
+    """Each user's text from the given pairs only (strongest interests and items by edge
+    weight, as ``features.texts.user_text`` ranks them), or from the supplied profile when
+    ``use_profiles``: only safe when the profiles were written from training data alone (as
+    CoLaKG's were, for its own split); a profile written from all edges leaks the test set."""
     users = snapshot.nodes["user"]
     names = {
         "user_item": snapshot.nodes["item"]["name"].to_numpy(),
@@ -71,7 +76,7 @@ def user_texts(
             per_user[target][src].append(
                 WeightedName(str(names[target][dst]), float(weight[(src, dst)]))
             )
-    profiles = users["profile"].tolist() if "profile" in users else [None] * len(users)
+    profiles = users["profile"].tolist() if use_profiles else [None] * len(users)
     return [
         user_text(profiles[u], per_user["user_interest"][u], per_user["user_item"][u])
         for u in range(len(users))

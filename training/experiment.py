@@ -42,6 +42,7 @@ class ModelConfig:
     use_interests: bool = True
     dropout: float = 0.0
     heads: int = 2
+    noise: float = 0.1
     fit: FitConfig = field(default_factory=FitConfig)
 
     @classmethod
@@ -75,6 +76,7 @@ def prepare(
     seed: int,
     encode_texts: TextEncoderFn,
     published: PublishedSplit | None = None,
+    use_profiles: bool = False,
 ) -> Prepared:
     """Split the target relations and embed user texts rebuilt from training edges only."""
     targets = target_edges(snapshot)
@@ -87,7 +89,7 @@ def prepare(
     else:
         split = make_split(split_mode, targets, snapshot.num_nodes("item"), seed)
     pairs = training_pairs(targets, split)
-    texts = user_texts(snapshot, targets, pairs)
+    texts = user_texts(snapshot, targets, pairs, use_profiles)
     features = np.asarray(encode_texts(texts), dtype=np.float32)
     return Prepared(snapshot, split, targets, pairs, features)
 
@@ -124,6 +126,7 @@ def build_model(name: str, config: ModelConfig, graph: Graph) -> nn.Module:
             use_ids=config.use_ids,
             heads=config.heads,
             dropout=config.dropout,
+            noise=config.noise,
         )
         return LinkPredictor(encoder, config.dim, config.decoder)
     if name == "mf_bpr":

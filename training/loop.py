@@ -38,6 +38,8 @@ class FitConfig:
     eval_every: int = 5
     loss: str = "bpr"
     interest_weight: float = 1.0
+    cl_weight: float = 0.1
+    cl_temperature: float = 0.2
     amp: bool = True
 
 
@@ -103,9 +105,8 @@ def fit(
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 emb = model.embed(graph)
                 loss = torch.zeros((), device=device)
-                for target in targets:
-                    size = math.ceil(pairs[target].shape[1] / steps)
-                    batch = orders[target][step * size : (step + 1) * size]
+                batches = {t: _step_batch(orders[t], pairs[t], step, steps) for t in targets}
+                for target, batch in batches.items():
                     if len(batch) == 0:
                         continue
                     weight = config.interest_weight if target == "user_interest" else 1.0
@@ -118,6 +119,12 @@ def fit(
                         config,
                         generator,
                     )
+                if config.cl_weight > 0 and hasattr(model, "auxiliary_loss"):
+                    edges = pairs["user_item"][:, batches["user_item"]]
+                    nodes = {"user": torch.unique(edges[0]), "item": torch.unique(edges[1])}
+                    extra = model.auxiliary_loss(emb, nodes, config.cl_temperature)
+                    if extra is not None:
+                        loss = loss + config.cl_weight * extra
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
@@ -143,6 +150,13 @@ def fit(
     result.seconds = round(time.perf_counter() - started, 3)
     result.seconds_per_epoch = round(result.seconds / max(result.epochs_run, 1), 4)
     return result
+
+
+def _step_batch(order: Tensor, pairs: Tensor, step: int, steps: int) -> Tensor:
+    """This step's slice of an epoch's shuffled edge order (every target spreads its edges
+    over the same number of steps, so the smaller relation gets smaller batches)."""
+    size = math.ceil(pairs.shape[1] / steps)
+    return order[step * size : (step + 1) * size]
 
 
 def _batch_loss(

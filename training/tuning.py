@@ -22,12 +22,14 @@ logger = logging.getLogger(__name__)
 
 
 def suggest(trial: Any, base: ModelConfig) -> ModelConfig:
-    """The search space: learning rate, L2, size, depth, dropout, id embeddings, loss."""
+    """The search space: learning rate, L2, size, depth, dropout, id embeddings, the
+    interest-loss weight and the XSimGCL perturbation and contrastive weight."""
     fit = replace(
         base.fit,
         lr=trial.suggest_float("lr", 1e-3, 3e-2, log=True),
         reg=trial.suggest_float("reg", 1e-6, 1e-2, log=True),
         interest_weight=trial.suggest_float("interest_weight", 0.1, 2.0, log=True),
+        cl_weight=trial.suggest_float("cl_weight", 0.0, 0.3),
     )
     return replace(
         base,
@@ -35,13 +37,14 @@ def suggest(trial: Any, base: ModelConfig) -> ModelConfig:
         layers=trial.suggest_int("layers", 1, 4),
         dropout=trial.suggest_float("dropout", 0.0, 0.4),
         use_ids=trial.suggest_categorical("use_ids", [True, False]),
+        noise=trial.suggest_float("noise", 0.0, 0.3),
         fit=fit,
     )
 
 
 def apply_params(base: ModelConfig, params: dict[str, Any]) -> ModelConfig:
     """A config with a study's best parameters applied (what ``train --params`` does)."""
-    fit_keys = {"lr", "reg", "interest_weight", "batch_size", "loss"}
+    fit_keys = {"lr", "reg", "interest_weight", "batch_size", "loss", "cl_weight", "cl_temperature"}
     fit = replace(base.fit, **{k: v for k, v in params.items() if k in fit_keys})
     return replace(base, **{k: v for k, v in params.items() if k not in fit_keys}, fit=fit)
 
