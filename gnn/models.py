@@ -58,6 +58,25 @@ def info_nce(a: Tensor, b: Tensor, temperature: float) -> Tensor:
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(a), device=a.device))
 
 
+class PerTargetModel(nn.Module):
+    """One trained network per target relation: the same architecture trained jointly, with
+    each target's weights taken from the epoch that was best for it."""
+
+    def __init__(self, models: dict[str, nn.Module]):
+        super().__init__()
+        self.models = nn.ModuleDict(models)
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.models)
+
+    def embed(self, graph: Graph) -> dict[str, dict[str, Tensor]]:
+        return {t: m.embed(graph) for t, m in self.models.items()}
+
+    def matrix(self, emb: dict[str, dict[str, Tensor]], target: str, src: Tensor) -> Tensor:
+        return self.models[target].matrix(emb[target], target, src)
+
+
 class LightGCNBaseline(nn.Module):
     """PyG's :class:`~torch_geometric.nn.models.LightGCN` on the user–item–interest graph of the
     target relations (ids only, no text, no catalogue edges): the collaborative baseline.

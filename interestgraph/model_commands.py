@@ -28,9 +28,9 @@ from training.experiment import (
     BASELINES,
     ModelConfig,
     Prepared,
-    build_model,
     evaluate_model,
     graph_for,
+    load_trained,
     prepare,
     ranking_tasks,
     run_experiment,
@@ -358,8 +358,7 @@ def evaluate(
     )
     seed = ckpt.info["seed"]
     graph_ = graph_for(prepared, ckpt.config).to(torch_device)
-    model = build_model("ours", ckpt.config, graph_).to(torch_device)
-    model.load_state_dict(ckpt.state)
+    model = load_trained(ckpt.config, graph_, ckpt.state)
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,

@@ -27,7 +27,7 @@ from graphdb.schema import ensure_schema
 from graphdb.snapshot import Snapshot
 from training.checkpoint import Checkpoint
 from training.data import build_graph, target_edges, training_pairs
-from training.experiment import build_model
+from training.experiment import load_trained
 from training.scoring import known_links, top_k
 
 #: --targets name → model target
@@ -82,9 +82,7 @@ def predict(
     graph = build_graph(
         snapshot, pairs, snapshot.embeddings["user"], checkpoint.config.use_interests
     ).to(device)
-    model = build_model("ours", checkpoint.config, graph).to(device)
-    model.load_state_dict(checkpoint.state)
-    model.eval()
+    model = load_trained(checkpoint.config, graph, checkpoint.state)
     with torch.no_grad():
         emb = model.embed(graph)
     user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()

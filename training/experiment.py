@@ -16,7 +16,13 @@ from torch import nn
 
 from gnn.encoders import HeteroEncoder
 from gnn.graph import TARGETS, Graph
-from gnn.models import LightGCNBaseline, LinkPredictor, StaticScorer, matrix_factorisation
+from gnn.models import (
+    LightGCNBaseline,
+    LinkPredictor,
+    PerTargetModel,
+    StaticScorer,
+    matrix_factorisation,
+)
 from graphdb.snapshot import Snapshot
 from training.data import TextEncoderFn, build_graph, target_edges, training_pairs, user_texts
 from training.loop import FitConfig, FitResult, fit
@@ -196,10 +202,34 @@ def evaluate_model(
     return out
 
 
-def validation_score(metrics: dict[str, dict[str, Any]]) -> float:
-    """Early-stopping and tuning objective: mean validation Recall@20 over the targets."""
-    values = [m["recall@20"] for m in metrics.values() if m.get("users")]
-    return float(np.mean(values)) if values else 0.0
+def validation_scores(metrics: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Early-stopping signal: validation Recall@20 of each target that has validation users."""
+    return {t: float(m["recall@20"]) for t, m in metrics.items() if m.get("users")}
+
+
+def trained_model(
+    name: str, config: ModelConfig, graph: Graph, states: dict[str, dict[str, torch.Tensor]]
+) -> PerTargetModel:
+    """A :class:`PerTargetModel` of ``name`` with each target's weights (fresh modules, so the
+    same call rebuilds a checkpoint's model from its state dict)."""
+    models = {}
+    for target, state in states.items():
+        model = build_model(name, config, graph).to(graph.id_mask["user"].device)
+        model.load_state_dict(state)
+        models[target] = model.eval()
+    return PerTargetModel(models)
+
+
+def load_trained(
+    config: ModelConfig, graph: Graph, state: dict[str, torch.Tensor]
+) -> PerTargetModel:
+    """Our model from a checkpoint's state dict (``models.<target>.<parameter>`` keys)."""
+    targets = sorted({key.split(".")[1] for key in state})
+    split = {
+        t: {k.split(".", 2)[2]: v for k, v in state.items() if k.split(".")[1] == t}
+        for t in targets
+    }
+    return trained_model("ours", config, graph, split)
 
 
 def train_model(
@@ -211,7 +241,8 @@ def train_model(
     progress: bool = True,
     report: Callable[[int, float], None] | None = None,
 ) -> tuple[nn.Module, Graph, FitResult]:
-    """Build and fit ``name`` on the training graph; static baselines need no fitting."""
+    """Build and fit ``name`` on the training graph (static baselines need no fitting); a
+    learned model comes back as a :class:`PerTargetModel` of each target's best weights."""
     torch.manual_seed(seed)
     graph = graph_for(prepared, config).to(device)
     model = build_model(name, config, graph).to(device)
@@ -229,14 +260,14 @@ def train_model(
         graph,
         pairs,
         negatives,
-        lambda m: validation_score(evaluate_model(m, graph, val_tasks, device, seed, full=False)),
+        lambda m: validation_scores(evaluate_model(m, graph, val_tasks, device, seed, full=False)),
         config.fit,
         seed=seed,
         progress=progress,
         report=report,
         desc=name,
     )
-    return model, graph, result
+    return trained_model(name, config, graph, result.states), graph, result
 
 
 def run_experiment(
@@ -264,13 +295,13 @@ def run_experiment(
         payload["metrics"] = evaluate_model(
             model, graph, ranking_tasks(prepared, graph, "test"), device, seed
         )
-        fit_info = payload["training"]["ours"] = asdict(result)
+        fit_info = payload["training"]["ours"] = result.summary()
     for name in baselines:
         base, base_graph, base_result = train_model(name, prepared, config, device, seed, progress)
         payload["baselines"][name] = evaluate_model(
             base, base_graph, ranking_tasks(prepared, base_graph, "test"), device, seed
         )
         if name in LEARNED_BASELINES:
-            payload["training"][name] = asdict(base_result)
+            payload["training"][name] = base_result.summary()
     payload["split_summary"] = prepared.split.summary()
     return payload, model, fit_info
