@@ -111,6 +111,10 @@ def export_snapshot(
     dims = {e.shape[1] for e in embeddings.values() if len(e)}
     if len(dims) > 1:
         raise GraphDBError(f"embeddings of different sizes {sorted(dims)}; run `embed` again")
+    width = next(iter(dims), 0)
+    for node_type, matrix in embeddings.items():
+        if not len(matrix):  # e.g. a dataset with no interests: keep the column count
+            embeddings[node_type] = np.zeros((0, width), dtype=np.float32)
     node_seconds = time.perf_counter() - started
     edges: dict[str, pd.DataFrame] = {}
     edge_started = time.perf_counter()

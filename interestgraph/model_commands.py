@@ -471,17 +471,20 @@ def predict(
         )
     torch_device = _device(device, as_json)
     with graph(as_json) as (driver, database):
-        report = run_predict(
-            driver,
-            ckpt,
-            data,
-            k,
-            chosen,
-            torch_device,
-            database,
-            users_per_transaction,
-            keep_previous,
-        )
+        try:
+            report = run_predict(
+                driver,
+                ckpt,
+                data,
+                k,
+                chosen,
+                torch_device,
+                database,
+                users_per_transaction,
+                keep_previous,
+            )
+        except ValueError as e:
+            raise fail(str(e), as_json) from None
     emit(report, as_json)
 
 

@@ -54,9 +54,23 @@ def predict(
     keep_previous: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Score, write and switch; returns counts and throughput figures."""
+    """Score, write and switch; returns counts and throughput figures. Raises ``ValueError``
+    before touching the graph when the checkpoint has no model for a requested target."""
     started = time.perf_counter()
     run_id = run_id_for(checkpoint, k, targets)
+    frames = target_edges(snapshot)
+    pairs = training_pairs(frames, None)
+    graph = build_graph(
+        snapshot, pairs, snapshot.embeddings["user"], checkpoint.config.use_interests
+    ).to(device)
+    model = load_trained(checkpoint.config, graph, checkpoint.state)
+    missing = [t for t in targets if PREDICTION_TARGETS[t] not in model.targets]
+    if missing:
+        rest = ",".join(t for t in targets if t not in missing)
+        raise ValueError(
+            f"checkpoint {checkpoint.folder} has no model for {', '.join(missing)} (no training "
+            f"edges of that kind); pass --targets {rest}"
+        )
     ensure_schema(driver, database)
     removed_before = remove_stale_runs(driver, [run_id], only_writing=True, database=database)
     status = begin_run(
@@ -77,12 +91,6 @@ def predict(
     }
     if status == "current":
         return {**report, "status": "current", "written": {t: 0 for t in targets}, "resumed": False}
-    frames = target_edges(snapshot)
-    pairs = training_pairs(frames, None)
-    graph = build_graph(
-        snapshot, pairs, snapshot.embeddings["user"], checkpoint.config.use_interests
-    ).to(device)
-    model = load_trained(checkpoint.config, graph, checkpoint.state)
     with torch.no_grad():
         emb = model.embed(graph)
     user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
