@@ -6,6 +6,7 @@ every model reads what it needs from it, so all models propagate over exactly th
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -90,7 +91,9 @@ def _normalised_adjacency(graph: Graph) -> Tensor:
     coo = torch.sparse_coo_tensor(
         torch.stack([row, col]), values, (total, total), check_invariants=False
     )
-    return coo.coalesce().to_sparse_csr()
+    with warnings.catch_warnings():  # torch calls CSR "beta" on every conversion
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return coo.coalesce().to_sparse_csr()
 
 
 class _SymmetricSpMM(torch.autograd.Function):
