@@ -21,7 +21,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 test: lint
-	INTERESTGRAPH_DATASETS=$(DATASETS) $(PY) -m pytest -q
+	MKL_DYNAMIC=FALSE OMP_DYNAMIC=FALSE INTERESTGRAPH_DATASETS=$(DATASETS) $(PY) -m pytest -q
 
 bench: setup
 	$(PY) benchmarks/bench_ingest.py --datasets-dir $(DATASETS)
