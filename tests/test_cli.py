@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from neo4j import Driver
-from typer.testing import CliRunner
 
-from interestgraph.cli import app
-
-runner = CliRunner()
-
-
-def _json(args: list[str]) -> tuple[int, dict]:
-    result = runner.invoke(app, [*args, "--json"])
-    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+from tests.cli_json import run_json as _json
 
 
 @pytest.mark.usefixtures("neo4j_env")

@@ -16,21 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from neo4j import Driver
-from typer.testing import CliRunner
 
 from graphdb.snapshot import read_snapshot, write_snapshot
-from interestgraph.cli import app
+from tests.cli_json import run_json as _json
 from training.experiment import ModelConfig, graph_for, prepare
 
-runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--epochs", "10", "--dim", "32", "--batch-size", "2048"]
 METRIC_KEYS = {"recall@20", "ndcg@20", "hit@20", "mrr", "auc", "coverage", "novelty", "diversity"}
-
-
-def _json(args: list[str]) -> tuple[int, dict]:
-    result = runner.invoke(app, [*args, "--json"])
-    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
