@@ -76,7 +76,12 @@ def user_texts(
             per_user[target][src].append(
                 WeightedName(str(names[target][dst]), float(weight[(src, dst)]))
             )
-    profiles = users["profile"].tolist() if use_profiles else [None] * len(users)
+    # users without a profile read back from Parquet as null (NaN): they fall back to edges
+    profiles = (
+        [p if isinstance(p, str) else None for p in users["profile"]]
+        if use_profiles
+        else [None] * len(users)
+    )
     return [
         user_text(profiles[u], per_user["user_interest"][u], per_user["user_item"][u])
         for u in range(len(users))

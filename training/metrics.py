@@ -206,6 +206,8 @@ def _slices(values: dict[str, Tensor], task: RankingTask) -> dict[str, dict[str,
             "ndcg@20": _mean(values["ndcg@20"][mask]),
         }
     labels = _item_slices(task.train_degree).numpy()
+    if task.candidates is not None:  # a published split ranks its own item set only
+        labels = labels[task.candidates]
     for index, name in enumerate(ITEM_SLICES):
         recall = values[f"{name}:recall@20"]
         out[f"items_{name}"] = {

@@ -51,3 +51,12 @@ def test_mrr_uses_the_full_ranking() -> None:
     assert result["recall@20"] == 0.0
     assert abs(result["mrr"] - 1 / 25) < 1e-6
     assert result["auc"] == 0.0  # the relevant candidate scores below every other
+
+
+def test_slices_count_only_the_candidate_pool() -> None:
+    scores = torch.arange(25, 0, -1, dtype=torch.float).unsqueeze(0)
+    task = _task([(0, 3)], exclude=[])
+    task.candidates = np.arange(10)
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    assert result["recall@10"] == 1.0
+    assert sum(result["slices"][f"items_{n}"]["items"] for n in ("head", "torso", "tail")) == 10
