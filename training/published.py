@@ -1,8 +1,9 @@
 """Published splits in the LightGCN text format (``train.txt`` / ``test.txt``, one line
 ``user item item …`` of 0-based indices), as LightGCN, CoLaKG and many papers release them.
 
-``user_map.txt`` / ``item_map.txt`` (``original_id index`` per line) join the indices to the
-ids in the snapshot, so the graph's tags and texts become features while the interactions are
+``user_map.txt`` / ``item_map.txt`` (``original_id index`` per line; LightGCN's own data names
+them ``user_list.txt`` / ``item_list.txt`` under an ``org_id remap_id`` header) join the indices to
+the ids in the snapshot, so the graph's tags and texts become features while the interactions are
 exactly the paper's. Every interaction outside the published files is dropped from the
 training graph (it could be a test edge of the paper).
 """
@@ -49,12 +50,15 @@ def read_index_lines(path: Path) -> list[tuple[int, list[int]]]:
 
 
 def read_map(path: Path) -> dict[int, str]:
-    """``original_id index`` lines → index → original id."""
+    """``original_id index`` lines → index → original id. A first line whose index is not a
+    number is a header (LightGCN's own ``user_list.txt`` starts ``org_id remap_id``)."""
     out = {}
     with path.open() as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields:
+                continue
+            if number == 1 and len(fields) == 2 and not fields[1].isdigit():
                 continue
             if len(fields) != 2 or not fields[1].isdigit():
                 raise PublishedSplitError(
@@ -67,35 +71,26 @@ def read_map(path: Path) -> dict[int, str]:
 def load_published(folder: Path, snapshot: Snapshot, id_prefix: str = "") -> PublishedSplit:
     """Read a LightGCN-format split and join it to the snapshot's users and items."""
     folder = Path(folder)
-    for name in ("train.txt", "test.txt", "user_map.txt", "item_map.txt"):
+    for name in ("train.txt", "test.txt"):
         if not (folder / name).exists():
             raise PublishedSplitError(
-                f"{folder / name}: not found (a published split needs train.txt, "
-                "test.txt, user_map.txt and item_map.txt)"
+                f"{folder / name}: not found (a published split needs train.txt, test.txt "
+                "and the id maps user_map.txt / item_map.txt or user_list.txt / item_list.txt)"
             )
-    users = _lookup(
-        read_map(folder / "user_map.txt"),
-        snapshot.nodes["user"]["id"],
-        id_prefix,
-        folder / "user_map.txt",
-    )
-    items = _lookup(
-        read_map(folder / "item_map.txt"),
-        snapshot.nodes["item"]["id"],
-        id_prefix,
-        folder / "item_map.txt",
-    )
+    user_map, item_map = _map_file(folder, "user"), _map_file(folder, "item")
+    users = _lookup(read_map(user_map), snapshot.nodes["user"]["id"], id_prefix, user_map)
+    items = _lookup(read_map(item_map), snapshot.nodes["item"]["id"], id_prefix, item_map)
     src, dst, train = [], [], []
     for name, is_train in (("train.txt", True), ("test.txt", False)):
         for user, user_items in read_index_lines(folder / name):
             if user not in users:
                 raise PublishedSplitError(
-                    f"{folder / name}: user index {user} is not in user_map.txt"
+                    f"{folder / name}: user index {user} is not in {user_map.name}"
                 )
             for item in user_items:
                 if item not in items:
                     raise PublishedSplitError(
-                        f"{folder / name}: item index {item} is not in item_map.txt"
+                        f"{folder / name}: item index {item} is not in {item_map.name}"
                     )
                 src.append(users[user])
                 dst.append(items[item])
@@ -107,6 +102,17 @@ def load_published(folder: Path, snapshot: Snapshot, id_prefix: str = "") -> Pub
         is_train=np.asarray(train)[keep.to_numpy()],
         items=np.sort(np.fromiter(items.values(), dtype=np.int64)),
         source=str(folder),
+    )
+
+
+def _map_file(folder: Path, kind: str) -> Path:
+    """CoLaKG names its maps ``user_map.txt``; LightGCN's own data calls them ``user_list.txt``."""
+    for name in (f"{kind}_map.txt", f"{kind}_list.txt"):
+        if (folder / name).exists():
+            return folder / name
+    raise PublishedSplitError(
+        f"{folder / f'{kind}_map.txt'}: not found (nor {kind}_list.txt): a published split needs "
+        f"the map from its {kind} indices to the graph's ids, one 'original_id index' per line"
     )
 
 

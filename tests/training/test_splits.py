@@ -117,3 +117,20 @@ def test_published_split_errors_name_file_and_line(datasets_dir: Path, tmp_path:
     (tmp_path / "train.txt").write_text("0 1 2\n1 x 3\n")
     with pytest.raises(PublishedSplitError, match=r"train.txt:2: expected integers"):
         load_published(tmp_path, _lastfm_like_snapshot(datasets_dir))
+
+
+def test_published_split_reads_lightgcn_list_files_with_header(
+    datasets_dir: Path, tmp_path: Path
+) -> None:
+    """LightGCN's own folders name the maps user_list.txt / item_list.txt under a header."""
+    source = datasets_dir / "colakg-lastfm"
+    for name in ("train.txt", "test.txt"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    for kind in ("user", "item"):
+        body = (source / f"{kind}_map.txt").read_text()
+        (tmp_path / f"{kind}_list.txt").write_text("org_id remap_id\n" + body)
+    published = load_published(tmp_path, _lastfm_like_snapshot(datasets_dir))
+    assert int(published.is_train.sum()) == 57786 and len(published.items) == 2813
+    (tmp_path / "item_list.txt").unlink()
+    with pytest.raises(PublishedSplitError, match=r"item_map.txt: not found \(nor item_list.txt\)"):
+        load_published(tmp_path, _lastfm_like_snapshot(datasets_dir))
