@@ -3,7 +3,6 @@ and an honest evaluation against the baselines."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,7 +37,7 @@ from training.experiment import (
 from training.loop import FitConfig
 from training.published import PublishedSplitError, load_published
 from training.splits import MODES
-from training.tuning import apply_params, run_study, write_params
+from training.tuning import TUNABLE, apply_params, read_params, run_study, write_params
 
 SnapshotOpt = Annotated[
     Path | None,
@@ -168,14 +167,23 @@ def _baselines(names: str, as_json: bool) -> tuple[str, ...]:
     return chosen
 
 
-def _with_params(config: ModelConfig, params: Path | None, as_json: bool) -> ModelConfig:
-    """``config`` with a tuning study's best parameters applied, if a file is given."""
-    if params is None:
-        return config
-    try:
-        return apply_params(config, json.loads(params.read_text()))
-    except (OSError, ValueError, TypeError) as e:
-        raise fail(f"{params}: cannot apply parameters: {e}", as_json) from None
+def _with_params(
+    config: ModelConfig, params: list[Path] | None, as_json: bool
+) -> tuple[ModelConfig, dict[str, ModelConfig]]:
+    """Our config and the tuned baselines' configs, from ``tune``'s best-parameter files: each
+    file says which model it is for, and its parameters apply on top of ``config``."""
+    ours, baselines = config, {}
+    for path in params or []:
+        try:
+            model, values = read_params(path)
+            tuned = apply_params(config, values)
+        except (OSError, ValueError, TypeError) as e:
+            raise fail(f"{path}: cannot apply parameters: {e}", as_json) from None
+        if model == "ours":
+            ours = tuned
+        else:
+            baselines[model] = tuned
+    return ours, baselines
 
 
 def train(
@@ -218,7 +226,12 @@ def train(
             "--interests/--no-interests", help="Interest nodes in the graph (off = ablation)."
         ),
     ] = True,
-    params: Annotated[Path | None, typer.Option(help="best_params.json from `tune`.")] = None,
+    params: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A best_params file from `tune` (repeat it: one for ours, one per tuned baseline)."
+        ),
+    ] = None,
     baselines: Annotated[
         str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
     ] = ",".join(BASELINES),
@@ -238,7 +251,7 @@ def train(
     fit = FitConfig(
         lr=lr, reg=reg, batch_size=batch_size, epochs=epochs, loss=loss, cl_weight=cl_weight
     )
-    config = _with_params(
+    config, baseline_configs = _with_params(
         ModelConfig(
             conv=model,
             dim=dim,
@@ -281,6 +294,7 @@ def train(
             "user_profiles": user_profiles,
         },
         as_json,
+        baseline_configs,
     )
     payload["seconds"] = round(time.perf_counter() - started, 2)
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
@@ -296,10 +310,13 @@ def train_and_save(
     snapshot_path: Path,
     extra: dict[str, Any],
     as_json: bool,
+    baseline_configs: dict[str, ModelConfig] | None = None,
 ) -> dict[str, Any]:
     """Run the experiment and write its checkpoint; returns the metrics JSON."""
     try:
-        payload, trained, fit_info = run_experiment(prepared, config, device, seed, baselines)
+        payload, trained, fit_info = run_experiment(
+            prepared, config, device, seed, baselines, baseline_configs=baseline_configs
+        )
     except ValueError as e:
         raise fail(str(e), as_json) from None
     payload["device"] = str(device)
@@ -309,6 +326,7 @@ def train_and_save(
         "seed": seed,
         "fit": fit_info,
         "dataset": prepared.dataset,
+        "baseline_configs": {n: c.to_dict() for n, c in (baseline_configs or {}).items()},
         **extra,
     }
     save_checkpoint(
@@ -371,8 +389,18 @@ def evaluate(
         "checkpoint": str(checkpoint),
     }
     if chosen:
+        tuned = {
+            name: ModelConfig.from_dict(values)
+            for name, values in ckpt.info.get("baseline_configs", {}).items()
+        }
         baseline_payload, _, _ = run_experiment(
-            prepared, ckpt.config, torch_device, seed, chosen, train_ours=False
+            prepared,
+            ckpt.config,
+            torch_device,
+            seed,
+            chosen,
+            train_ours=False,
+            baseline_configs=tuned,
         )
         payload["baselines"] = baseline_payload["baselines"]
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
@@ -387,6 +415,13 @@ def tune(
     published: PublishedOpt = None,
     id_prefix: str = "",
     model: str = "lgc",
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Tune this learned baseline (lightgcn or mf_bpr) instead of ours, to give it "
+            "the same budget."
+        ),
+    ] = None,
     epochs: int = 100,
     study: Annotated[
         str | None, typer.Option(help="Study name [default: dataset-split-model].")
@@ -400,7 +435,11 @@ def tune(
     text_model: str = DEFAULT_MODEL,
     as_json: JsonFlag = False,
 ) -> None:
-    """Tune the hetero GNN with Optuna on validation Recall@20 (resumable; best_params.json)."""
+    """Tune the hetero GNN (or a baseline) with Optuna on validation Recall@20 (resumable;
+    best_params.json)."""
+    tuned_model = baseline or "ours"
+    if tuned_model not in TUNABLE or baseline == "ours":
+        raise fail(f"--baseline must be one of {', '.join(TUNABLE[1:])}, got {baseline!r}", as_json)
     settings = Settings()
     data, _ = snapshot_at(snapshot, as_json)
     prepared = _prepare(
@@ -414,11 +453,13 @@ def tune(
         as_json,
     )
     base = replace(ModelConfig(conv=model), fit=FitConfig(epochs=epochs))
-    name = study or f"{prepared.dataset}-{prepared.split.mode}-{model}"
+    name = study or f"{prepared.dataset}-{prepared.split.mode}-{baseline or model}"
     path = storage or settings.home / "optuna.sqlite"
-    result = run_study(prepared, base, _device(device, as_json), trials, path, name, seed)
+    result = run_study(
+        prepared, base, _device(device, as_json), trials, path, name, seed, model=tuned_model
+    )
     params_path = path.parent / f"best_params-{name}.json"
-    write_params(params_path, result["best_params"])
+    write_params(params_path, tuned_model, result["best_params"])
     result["params_file"] = str(params_path)
     emit(result, as_json)
 

@@ -278,8 +278,10 @@ def run_experiment(
     baselines: tuple[str, ...] = BASELINES,
     progress: bool = True,
     train_ours: bool = True,
+    baseline_configs: dict[str, ModelConfig] | None = None,
 ) -> tuple[dict[str, Any], nn.Module | None, dict[str, Any]]:
-    """Train ours and the baselines, evaluate all on test: (metrics JSON, our model, its fit)."""
+    """Train ours and the baselines, evaluate all on test: (metrics JSON, our model, its fit).
+    A baseline runs with ``config`` unless ``baseline_configs`` has its own (tuned) one."""
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -297,7 +299,10 @@ def run_experiment(
         )
         fit_info = payload["training"]["ours"] = result.summary()
     for name in baselines:
-        base, base_graph, base_result = train_model(name, prepared, config, device, seed, progress)
+        base_config = (baseline_configs or {}).get(name, config)
+        base, base_graph, base_result = train_model(
+            name, prepared, base_config, device, seed, progress
+        )
         payload["baselines"][name] = evaluate_model(
             base, base_graph, ranking_tasks(prepared, base_graph, "test"), device, seed
         )

@@ -1,4 +1,5 @@
-"""Optuna studies over our model's hyper-parameters, on the validation split only.
+"""Optuna studies over the hyper-parameters of our model or a learned baseline, on the validation
+split only (a baseline tuned with the same number of trials gets the same budget).
 
 The study lives in SQLite, so a killed ``tune`` resumes where it stopped (finished trials are
 kept; ``--trials N`` is the total wanted). Trials report validation Recall@20 at every
@@ -15,30 +16,40 @@ from typing import Any
 
 import torch
 
-from training.experiment import ModelConfig, Prepared, train_model
+from training.experiment import LEARNED_BASELINES, ModelConfig, Prepared, train_model
 from training.loop import Pruned
 
 logger = logging.getLogger(__name__)
 
 
-def suggest(trial: Any, base: ModelConfig) -> ModelConfig:
-    """The search space: learning rate, L2, size, depth, dropout, id embeddings, the
-    interest-loss weight and the XSimGCL perturbation and contrastive weight."""
+TUNABLE = ("ours", *LEARNED_BASELINES)
+
+
+def suggest(trial: Any, base: ModelConfig, model: str = "ours") -> ModelConfig:
+    """The search space of ``model``. Every learned model gets learning rate, L2, size and the
+    interest-loss weight (LightGCN its depth too), so a baseline can be given the same budget;
+    ours adds depth, dropout, LLM features and id embeddings (at least one of the two), and the
+    XSimGCL perturbation and contrastive weight."""
     fit = replace(
         base.fit,
         lr=trial.suggest_float("lr", 1e-3, 3e-2, log=True),
         reg=trial.suggest_float("reg", 1e-6, 1e-2, log=True),
         interest_weight=trial.suggest_float("interest_weight", 0.1, 2.0, log=True),
-        cl_weight=trial.suggest_float("cl_weight", 0.0, 0.3),
     )
+    config = replace(base, dim=trial.suggest_categorical("dim", [32, 64, 128]), fit=fit)
+    if model == "mf_bpr":
+        return config
+    config = replace(config, layers=trial.suggest_int("layers", 1, 4))
+    if model == "lightgcn":
+        return config
+    use_features = trial.suggest_categorical("use_features", [True, False])
     return replace(
-        base,
-        dim=trial.suggest_categorical("dim", [32, 64, 128]),
-        layers=trial.suggest_int("layers", 1, 4),
+        config,
         dropout=trial.suggest_float("dropout", 0.0, 0.4),
-        use_ids=trial.suggest_categorical("use_ids", [True, False]),
+        use_features=use_features,
+        use_ids=trial.suggest_categorical("use_ids", [True, False]) if use_features else True,
         noise=trial.suggest_float("noise", 0.0, 0.3),
-        fit=fit,
+        fit=replace(fit, cl_weight=trial.suggest_float("cl_weight", 0.0, 0.3)),
     )
 
 
@@ -58,9 +69,14 @@ def run_study(
     study_name: str,
     seed: int = 0,
     progress: bool = True,
+    model: str = "ours",
 ) -> dict[str, Any]:
-    """Run trials until the study holds ``trials`` finished ones; returns the best."""
+    """Run trials of ``model`` (ours or a learned baseline) until the study holds ``trials``
+    finished ones; returns the best."""
     import optuna
+
+    if model not in TUNABLE:
+        raise ValueError(f"cannot tune {model!r}; choose one of {', '.join(TUNABLE)}")
 
     storage.parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
@@ -75,7 +91,7 @@ def run_study(
     remaining = max(0, trials - len(finished))
 
     def objective(trial: optuna.Trial) -> float:
-        config = suggest(trial, base)
+        config = suggest(trial, base, model)
 
         def report(epoch: int, value: float) -> None:
             trial.report(value, epoch)
@@ -83,7 +99,7 @@ def run_study(
                 raise Pruned
 
         try:
-            _, _, result = train_model("ours", prepared, config, device, seed, progress, report)
+            _, _, result = train_model(model, prepared, config, device, seed, progress, report)
         except Pruned:
             raise optuna.TrialPruned() from None
         trial.set_user_attr("best_epoch", result.best_epoch)
@@ -97,6 +113,7 @@ def run_study(
     best = study.best_trial
     return {
         "study": study_name,
+        "model": model,
         "storage": str(storage),
         "trials": len(study.trials),
         "completed": len(complete),
@@ -108,5 +125,17 @@ def run_study(
     }
 
 
-def write_params(path: Path, params: dict[str, Any]) -> None:
-    path.write_text(json.dumps(params, indent=2) + "\n")
+def write_params(path: Path, model: str, params: dict[str, Any]) -> None:
+    """The study's best parameters, tagged with the model they are for."""
+    path.write_text(json.dumps({"model": model, **params}, indent=2) + "\n")
+
+
+def read_params(path: Path) -> tuple[str, dict[str, Any]]:
+    """(model, parameters) of a ``best_params`` file; an untagged file is ours."""
+    params = json.loads(path.read_text())
+    if not isinstance(params, dict):
+        raise ValueError("expected a JSON object of parameters")
+    model = params.pop("model", "ours")
+    if model not in TUNABLE:
+        raise ValueError(f"model {model!r} is not one of {', '.join(TUNABLE)}")
+    return model, params

@@ -270,7 +270,12 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
     assert code == 0
     assert second["trials"] == 2 and second["ran_now"] == 1
     params = json.loads(Path(second["params_file"]).read_text())
-    assert set(params) >= {"lr", "reg", "dim", "layers"}
+    assert params["model"] == "ours" and set(params) >= {"lr", "reg", "dim", "layers"}
+    # the same budget for LightGCN: its own study, its own file
+    code, lgcn = _json([*args[:-1], "t-lightgcn", "--baseline", "lightgcn", "--trials", "1"])
+    assert code == 0, lgcn
+    lgcn_params = json.loads(Path(lgcn["params_file"]).read_text())
+    assert lgcn_params["model"] == "lightgcn" and "noise" not in lgcn_params
     code, tuned = _json(
         [
             "train",
@@ -278,12 +283,27 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
             "5",
             "--params",
             second["params_file"],
+            "--params",
+            lgcn["params_file"],
             "--baselines",
-            "none",
+            "lightgcn",
             "--out",
             str(small_graph / "ckpt-tuned"),
         ]
     )
-    assert code == 0
-    config = json.loads((Path(tuned["checkpoint"]) / "config.json").read_text())["model"]
-    assert config["dim"] == params["dim"] and config["fit"]["lr"] == params["lr"]
+    assert code == 0, tuned
+    info = json.loads((Path(tuned["checkpoint"]) / "config.json").read_text())
+    assert info["model"]["dim"] == params["dim"] and info["model"]["fit"]["lr"] == params["lr"]
+    lgcn_config = info["baseline_configs"]["lightgcn"]
+    assert (
+        lgcn_config["dim"] == lgcn_params["dim"] and lgcn_config["layers"] == lgcn_params["layers"]
+    )
+    # evaluate retrains the baseline with its tuned configuration, so it prints the same figures
+    code, again = _json(
+        ["evaluate", "--checkpoint", tuned["checkpoint"], "--baselines", "lightgcn"]
+    )
+    assert code == 0, again
+    trained_recall = tuned["baselines"]["lightgcn"]["user_item"]["recall@20"]
+    assert again["baselines"]["lightgcn"]["user_item"]["recall@20"] == pytest.approx(
+        trained_recall, abs=1e-3
+    )
