@@ -65,6 +65,14 @@ def item_text(
     return " ".join(parts)
 
 
+def listed_tags(text: str) -> set[str]:
+    """The tag names an :func:`item_text` lists, for audits of what a text reveals."""
+    marker = text.rfind("Tags: ")
+    if marker < 0 or not text.endswith("."):
+        return set()
+    return {t.strip() for t in text[marker + len("Tags: ") : -1].split(", ")}
+
+
 def interest_text(name: str, kind: str, description: str | None = None) -> str:
     """Text of an interest: its name and kind, plus a description when one is known."""
     text = f"{name}: a {kind}."

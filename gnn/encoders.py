@@ -33,6 +33,8 @@ class HeteroEncoder(nn.Module):
         use_ids: add a learned id embedding to nodes seen in training.
         heads: attention heads for ``gatv2`` and ``hgt``.
         dropout: dropout on the input embeddings.
+        exclude: relations (e.g. ``has_interest``) this encoder does not propagate over, so
+            variants of one model (LightGCN-equivalent, no interests) share one graph.
         noise: (``lgc`` only) magnitude of the random perturbation added at every layer during
             training, as in XSimGCL (Yu et al., TKDE 2023); the first layer's perturbed output
             is kept in ``contrast_view`` for a contrastive loss against the final embeddings.
@@ -50,6 +52,7 @@ class HeteroEncoder(nn.Module):
         heads: int = 2,
         dropout: float = 0.0,
         noise: float = 0.0,
+        exclude: frozenset[str] = frozenset(),
     ):
         super().__init__()
         if conv not in CONVS:
@@ -62,7 +65,11 @@ class HeteroEncoder(nn.Module):
         self.use_ids = use_ids
         self.dropout = nn.Dropout(dropout)
         self.noise = noise
+        self.exclude = frozenset(exclude)
+        edge_types = [e for e in edge_types if e[1].removeprefix("rev_") not in self.exclude]
         self.contrast_view: dict[str, Tensor] | None = None
+        #: the last forward's layer-0 embeddings (what L2 regularisation applies to)
+        self.ego: dict[str, Tensor] = {}
         self.ids = nn.ModuleDict(
             {t: nn.Embedding(n, dim) for t, n in num_nodes.items()} if use_ids else {}
         )
@@ -95,13 +102,15 @@ class HeteroEncoder(nn.Module):
 
     def forward(self, graph: Graph) -> dict[str, Tensor]:
         h = self.inputs(graph)
+        self.ego = h
         if self.layers == 0:
             return h
         if self.conv == "lgc":
             return self._propagate(graph, h)
         layers = [h]
         for index, layer in enumerate(self.convs):
-            out = layer(layers[-1], graph.edge_index)
+            edges = {e: graph.edge_index[e] for e in graph.edge_types(self.exclude)}
+            out = layer(layers[-1], edges)
             out = {t: out.get(t, layers[-1][t]) for t in self.node_types}
             if index < len(self.convs) - 1:
                 out = {t: torch.nn.functional.leaky_relu(v, 0.2) for t, v in out.items()}
@@ -109,7 +118,7 @@ class HeteroEncoder(nn.Module):
         return {t: torch.stack([layer[t] for layer in layers]).mean(0) for t in self.node_types}
 
     def _propagate(self, graph: Graph, h: dict[str, Tensor]) -> dict[str, Tensor]:
-        adjacency = graph.adjacency()
+        adjacency = graph.adjacency(self.exclude)
         perturb = self.training and self.noise > 0
         with torch.autocast(device_type=adjacency.device.type, enabled=False):
             x = torch.cat([h[t].float() for t in self.node_types])

@@ -34,7 +34,7 @@ class Graph:
     edge_index: dict[EdgeType, Tensor]
     x: dict[str, Tensor] = field(default_factory=dict)
     id_mask: dict[str, Tensor] = field(default_factory=dict)
-    _adjacency: Tensor | None = None
+    _adjacency: dict[frozenset[str], Tensor] = field(default_factory=dict)
 
     @property
     def node_types(self) -> list[str]:
@@ -52,12 +52,17 @@ class Graph:
             start += self.num_nodes[node_type]
         return out
 
-    def adjacency(self) -> Tensor:
+    def adjacency(self, exclude: frozenset[str] = frozenset()) -> Tensor:
         """Symmetric-normalised adjacency ``D^-1/2 A D^-1/2`` over all node types (CSR),
-        the propagation matrix of LightGCN extended to users, items and interests."""
-        if self._adjacency is None:
-            self._adjacency = _normalised_adjacency(self)
-        return self._adjacency
+        the propagation matrix of LightGCN extended to users, items and interests; relations
+        named in ``exclude`` (and their reverses) are left out. Cached per ``exclude``."""
+        if exclude not in self._adjacency:
+            self._adjacency[exclude] = _normalised_adjacency(self, exclude)
+        return self._adjacency[exclude]
+
+    def edge_types(self, exclude: frozenset[str] = frozenset()) -> list[EdgeType]:
+        """The edge types, less the relations in ``exclude`` and their reverses."""
+        return [e for e in self.edge_index if relation_name(e) not in exclude]
 
     def to(self, device: torch.device | str) -> Graph:
         moved = replace(
@@ -65,18 +70,23 @@ class Graph:
             edge_index={k: v.to(device) for k, v in self.edge_index.items()},
             x={k: v.to(device) for k, v in self.x.items()},
             id_mask={k: v.to(device) for k, v in self.id_mask.items()},
-            _adjacency=None,
+            _adjacency={k: v.to(device) for k, v in self._adjacency.items()},
         )
-        if self._adjacency is not None:
-            moved._adjacency = self._adjacency.to(device)
         return moved
 
 
-def _normalised_adjacency(graph: Graph) -> Tensor:
+def relation_name(edge_type: EdgeType) -> str:
+    """``("item", "rev_has_interest", "user")`` → ``"has_interest"``."""
+    return edge_type[1].removeprefix("rev_")
+
+
+def _normalised_adjacency(graph: Graph, exclude: frozenset[str]) -> Tensor:
     offsets = graph.offsets
     total = sum(graph.num_nodes.values())
     rows, cols = [], []
-    for (src_type, _, dst_type), index in graph.edge_index.items():
+    for edge_type in graph.edge_types(exclude):
+        src_type, _, dst_type = edge_type
+        index = graph.edge_index[edge_type]
         rows.append(index[0] + offsets[src_type])
         cols.append(index[1] + offsets[dst_type])
     device = next(iter(graph.edge_index.values())).device

@@ -9,6 +9,7 @@ items) expose the same ``matrix`` call.
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +31,10 @@ class LinkPredictor(nn.Module):
 
     def embed(self, graph: Graph) -> dict[str, Tensor]:
         return self.encoder(graph)
+
+    def ego(self) -> dict[str, Tensor]:
+        """Layer-0 embeddings of the last :meth:`embed` (LightGCN regularises these)."""
+        return self.encoder.ego
 
     def pairs(self, emb: dict[str, Tensor], target: str, src: Tensor, dst: Tensor) -> Tensor:
         src_type, dst_type = TARGETS[target]
@@ -98,6 +103,13 @@ class LightGCNBaseline(nn.Module):
             adjacency = to_torch_csr_tensor(_target_edges(graph), size=(total, total))
         with torch.autocast(device_type=adjacency.device.type, enabled=False):
             flat = self.model.get_embedding(adjacency)
+        return self._by_type(flat)
+
+    def ego(self) -> dict[str, Tensor]:
+        """The id embeddings before propagation (what LightGCN's L2 term regularises)."""
+        return self._by_type(self.model.embedding.weight)
+
+    def _by_type(self, flat: Tensor) -> dict[str, Tensor]:
         out, start = {}, 0
         for node_type, count in self.num_nodes.items():
             out[node_type] = flat[start : start + count]
@@ -131,14 +143,28 @@ class StaticScorer(nn.Module):
 
     ``popularity``: training degree of each candidate (same list for everyone).
     ``llm_cosine``: cosine of the user's text embedding with each candidate's.
+    ``content``: the mean text embedding of the user's training items · each candidate's text
+    embedding (the classic content-based recommender; ranks cold items and serves new users).
+    ``interest_profile``: for user→item, the user's interest weights (the interests of their
+    training items plus their own training interests, each weighted by inverse item frequency
+    so ``drama`` counts less than ``heist``) · each item's interests.
     ``interests_of_items``: for user→interest, how strongly the user's training items carry
     each interest (``A_user_item @ A_item_interest``).
     """
+
+    #: target each baseline cannot score (the evaluation skips it)
+    UNSUPPORTED: ClassVar[dict[str, str]] = {
+        "interests_of_items": "user_item",
+        "interest_profile": "user_interest",
+    }
 
     def __init__(self, kind: str, graph: Graph):
         super().__init__()
         self.kind = kind
         self.graph = graph
+
+    def supports(self, target: str) -> bool:
+        return self.UNSUPPORTED.get(self.kind) != target
 
     def embed(self, graph: Graph) -> dict[str, Tensor]:
         return graph.x
@@ -150,10 +176,16 @@ class StaticScorer(nn.Module):
             return degree.unsqueeze(0).expand(len(src), -1)
         if self.kind == "llm_cosine":
             return emb[src_type][src] @ emb[dst_type].T
+        if not self.supports(target):
+            raise ValueError(f"{self.kind} cannot score {target}")
+        if self.kind == "content":
+            profile = _user_items(self.graph, src) @ emb["item"]
+            profile = torch.nn.functional.normalize(profile, dim=-1)
+            return profile @ emb[dst_type].T
         if self.kind == "interests_of_items":
-            if target != "user_interest":
-                raise ValueError("interests_of_items scores user→interest only")
             return _interests_of_items(self.graph, src)
+        if self.kind == "interest_profile":
+            return _interest_profile(self.graph, src)
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
 
@@ -171,21 +203,45 @@ def _degree(graph: Graph, target: str, count: int) -> Tensor:
     )
 
 
-def _interests_of_items(graph: Graph, users: Tensor) -> Tensor:
-    user_item = _relation(graph, "user_item")
-    item_interest = _relation(graph, "has_interest")
-    n_items, n_interests = graph.num_nodes["item"], graph.num_nodes["interest"]
+def _rows_of(graph: Graph, relation: str, users: Tensor, width: int) -> Tensor:
+    """The given users' rows of a user→X training relation, as a sparse 0/1 matrix."""
+    index = _relation(graph, relation)
     position = torch.full((graph.num_nodes["user"],), -1, device=users.device)
     position[users] = torch.arange(len(users), device=users.device)
-    keep = position[user_item[0]] >= 0
-    ui = torch.sparse_coo_tensor(
-        torch.stack([position[user_item[0][keep]], user_item[1][keep]]),
+    keep = position[index[0]] >= 0
+    return torch.sparse_coo_tensor(
+        torch.stack([position[index[0][keep]], index[1][keep]]),
         torch.ones(int(keep.sum()), device=users.device),
-        (len(users), n_items),
-    )
-    it = torch.sparse_coo_tensor(
-        item_interest,
-        torch.ones(item_interest.shape[1], device=users.device),
-        (n_items, n_interests),
-    )
-    return torch.sparse.mm(ui.coalesce(), it.coalesce()).to_dense()
+        (len(users), width),
+    ).coalesce()
+
+
+def _user_items(graph: Graph, users: Tensor) -> Tensor:
+    return _rows_of(graph, "user_item", users, graph.num_nodes["item"])
+
+
+def _item_interests(graph: Graph) -> Tensor:
+    index = _relation(graph, "has_interest")
+    return torch.sparse_coo_tensor(
+        index,
+        torch.ones(index.shape[1], device=index.device),
+        (graph.num_nodes["item"], graph.num_nodes["interest"]),
+    ).coalesce()
+
+
+def _interests_of_items(graph: Graph, users: Tensor) -> Tensor:
+    return torch.sparse.mm(_user_items(graph, users), _item_interests(graph)).to_dense()
+
+
+def _interest_profile(graph: Graph, users: Tensor) -> Tensor:
+    item_interests = _item_interests(graph)
+    items_per_interest = torch.sparse.sum(item_interests, 0).to_dense()
+    idf = torch.log((graph.num_nodes["item"] + 1) / (items_per_interest + 1))
+    profile = _interests_of_items(graph, users)
+    if any(relation == "user_interest" for _, relation, _ in graph.edge_index):
+        profile = (
+            profile
+            + _rows_of(graph, "user_interest", users, graph.num_nodes["interest"]).to_dense()
+        )
+    profile = torch.nn.functional.normalize(profile * idf, dim=-1)
+    return torch.sparse.mm(item_interests, profile.T).T

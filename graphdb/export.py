@@ -20,7 +20,14 @@ from neo4j import Driver
 from tqdm import tqdm
 
 from graphdb.errors import GraphDBError
-from graphdb.snapshot import EDGE_COLUMNS, NODE_TYPES, RELATIONS, Snapshot
+from graphdb.snapshot import (
+    EDGE_COLUMNS,
+    EVENT_COLUMNS,
+    NODE_COLUMNS,
+    NODE_TYPES,
+    RELATIONS,
+    Snapshot,
+)
 
 FETCH_SIZE = 10_000
 
@@ -30,9 +37,15 @@ NODE_QUERIES: dict[str, tuple[str, str]] = {
         "MATCH (n:User) RETURN n.id AS id, coalesce(n.name, n.id) AS name, n.text AS profile, "
         "n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
     ),
+    # catalogue facts a new item brings (training rebuilds item texts from them); a generated
+    # profile (text_source set) was written from every tag, so it is not a description
     "item": (
         "MATCH (n:Item) RETURN count(n) AS n",
-        "MATCH (n:Item) RETURN n.id AS id, coalesce(n.title, n.id) AS name, "
+        "MATCH (n:Item) CALL (n) { OPTIONAL MATCH (n)-[:HAS_INTEREST {source: 'catalog'}]->"
+        "(g:Interest {kind: 'genre'}) RETURN collect(g.name) AS catalog_genres } "
+        "RETURN n.id AS id, coalesce(n.title, n.id) AS name, n.year AS year, "
+        "CASE WHEN n.text_source IS NULL THEN n.text END AS description, "
+        "coalesce(n.genres, catalog_genres) AS genres, "
         "n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
     ),
     "interest": (
@@ -94,9 +107,7 @@ def export_snapshot(
                 "run `interestgraph embed` before `export`"
             )
         models.update(str(r[-1]).rsplit(":", 1)[0] for r in rows if r[-1])
-        columns = ["id", "name", "profile"] if node_type == "user" else ["id", "name"]
-        if node_type == "interest":
-            columns = ["id", "name", "kind"]
+        columns = NODE_COLUMNS[node_type]
         nodes[node_type] = pd.DataFrame([r[: len(columns)] for r in rows], columns=columns)
         embeddings[node_type] = (
             np.asarray([r[-2] for r in rows], dtype=np.float32)
@@ -128,8 +139,9 @@ def export_snapshot(
         edges[relation] = frame.astype(
             {"src": "int64", "dst": "int64", "weight": "float32", "ts": "int64"}
         )[list(EDGE_COLUMNS)]
+    events = _tag_events(driver, nodes, database, progress)
     edge_seconds = time.perf_counter() - edge_started
-    total_edges = sum(len(f) for f in edges.values())
+    total_edges = sum(len(f) for f in edges.values()) + len(events)
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "embedding_model": next(iter(models), None),
@@ -140,7 +152,40 @@ def export_snapshot(
         "edges_per_second": round(total_edges / edge_seconds, 1) if edge_seconds else None,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return Snapshot(nodes, embeddings, edges, manifest), report
+    return Snapshot(nodes, embeddings, edges, manifest, events), report
+
+
+def _tag_events(
+    driver: Driver, nodes: dict[str, pd.DataFrame], database: str | None, progress: bool
+) -> pd.DataFrame:
+    """Every TAGGED event as (user, item, interest) row indices and its first ``ts``."""
+    rows = list(
+        _stream(
+            driver,
+            TAG_EVENT_QUERIES[0],
+            TAG_EVENT_QUERIES[1],
+            "export tag events",
+            database,
+            progress,
+        )
+    )
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "interest_id", "ts"])
+    out = pd.DataFrame(
+        {
+            "user": _indices(nodes["user"]["id"], frame["user_id"]),
+            "item": _indices(nodes["item"]["id"], frame["item_id"]),
+            "interest": _indices(nodes["interest"]["id"], frame["interest_id"]),
+            "ts": frame["ts"],
+        }
+    )
+    out = out.sort_values(list(EVENT_COLUMNS), kind="stable").reset_index(drop=True)
+    return out.astype({c: "int64" for c in EVENT_COLUMNS})
+
+
+TAG_EVENT_QUERIES = (
+    "MATCH ()-[r:TAGGED]->() RETURN count(r) AS n",
+    "MATCH (u:User)-[r:TAGGED]->(i:Item) RETURN u.id, i.id, r.interest, coalesce(r.ts, -1)",
+)
 
 
 def _stream(

@@ -17,7 +17,8 @@ ORDER BY id
 """
 
 # Every HAS_INTEREST / INTERESTED_IN edge of the merged node is re-created on the canonical node
-# with all its properties (plus merged_from), so counts and weights are unchanged. RELATED_TO and
+# with all its properties (plus merged_from), so counts and weights are unchanged; TAGGED events
+# name their interest by id and are re-pointed the same way. RELATED_TO and
 # PREDICTED_INTEREST edges are derived data: DETACH DELETE drops them; rebuild them with
 # `relate-interests` and `predict`.
 MERGE_INTO_CANONICAL = """
@@ -34,6 +35,10 @@ CALL (old, new) {
   CREATE (u)-[moved:INTERESTED_IN]->(new)
   SET moved = properties(r), moved.merged_from = old.id
   DELETE r
+}
+CALL (old, new) {
+  MATCH (:User)-[e:TAGGED {interest: old.id}]->(:Item)
+  SET e.interest = new.id, e.merged_from = old.id
 }
 SET new.aliases = reduce(acc = coalesce(new.aliases, []),
                          a IN coalesce(old.aliases, []) + [old.name, old.id] |

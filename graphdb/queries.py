@@ -66,10 +66,20 @@ def create_relationships(rel_type: RelType, start: Label, end: Label, keys: Sequ
 
 
 def update_relationships(
-    rel_type: RelType, start: Label, end: Label, keys: Sequence[str], sourced: bool
+    rel_type: RelType,
+    start: Label,
+    end: Label,
+    keys: Sequence[str],
+    sourced: bool,
+    identity: str | None = None,
 ) -> str:
-    """MERGE relationships that exist with other property values, and set the new values."""
-    key = " {source: $source}" if sourced else ""
+    """MERGE relationships that exist with other property values, and set the new values.
+    ``source`` and the ``identity`` property (e.g. a tagging event's ``interest``) are part of
+    what the MERGE matches on."""
+    matched = (["source: $source"] if sourced else []) + [
+        f"{k}: $p_{k}[i]" for k in _property_keys([identity] if identity else [])
+    ]
+    key = " {" + ", ".join(matched) + "}" if matched else ""
     sets = _set_properties(keys)
     return (
         _endpoints(start, end)
@@ -100,6 +110,10 @@ def count_rel_type(rel_type: RelType) -> str:
 COUNT_BY_SOURCE = """
 MATCH ()-[r]->() WHERE r.source IS NOT NULL
 RETURN type(r) AS type, r.source AS source, count(*) AS n ORDER BY type, source
+"""
+
+DELETE_RELATIONSHIPS_BATCH = """
+MATCH ()-[r]->() WITH r LIMIT $limit DELETE r RETURN count(*) AS deleted
 """
 
 DELETE_ALL_BATCH = """

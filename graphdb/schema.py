@@ -28,6 +28,7 @@ class RelType(StrEnum):
     INTERESTED_IN = "INTERESTED_IN"
     RELATED_TO = "RELATED_TO"
     FRIEND = "FRIEND"
+    TAGGED = "TAGGED"
     PREDICTED_ITEM = "PREDICTED_ITEM"
     PREDICTED_INTEREST = "PREDICTED_INTEREST"
 
@@ -43,6 +44,7 @@ DATA_REL_TYPES: tuple[RelType, ...] = (
     RelType.INTERESTED_IN,
     RelType.RELATED_TO,
     RelType.FRIEND,
+    RelType.TAGGED,
 )
 
 
@@ -58,6 +60,7 @@ def _schema_statements() -> list[str]:
         "CREATE INDEX prediction_run_status IF NOT EXISTS FOR (n:PredictionRun) ON (n.status)",
         "CREATE INDEX has_interest_source IF NOT EXISTS FOR ()-[r:HAS_INTEREST]-() ON (r.source)",
         "CREATE INDEX interested_in_source IF NOT EXISTS FOR ()-[r:INTERESTED_IN]-() ON (r.source)",
+        "CREATE INDEX tagged_interest IF NOT EXISTS FOR ()-[r:TAGGED]-() ON (r.interest)",
         "CREATE INDEX predicted_item_run IF NOT EXISTS FOR ()-[r:PREDICTED_ITEM]-() ON (r.run)",
         "CREATE INDEX predicted_interest_run IF NOT EXISTS "
         "FOR ()-[r:PREDICTED_INTEREST]-() ON (r.run)",

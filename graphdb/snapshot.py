@@ -3,9 +3,14 @@
 A snapshot is a folder a GPU machine can train from without Neo4j::
 
     manifest.json              format, counts, embedding model, content hash
-    nodes/{user,item,interest}.parquet      id, name (+ profile for users, kind for interests)
+    nodes/{user,item,interest}.parquet      id, name (+ profile for users; year, description
+                                            and genres for items; kind for interests)
     embeddings/{user,item,interest}.npy     float32 [nodes, dims], row i = node i of the parquet
     edges/{relation}.parquet   src, dst (row indices), weight, ts (-1 when unknown), source
+    events/tagged.parquet      user, item, interest (row indices), ts: every tagging event
+
+The item embeddings are the graph's own (texts built from every event); training rebuilds item
+texts per split from the catalogue facts and the events it may see (``training.context``).
 
 Row order is the sort order of ``id``, so the same graph always gives the same files and the
 same ``content_hash`` (sha256 over every data file), which checkpoints pin.
@@ -24,8 +29,13 @@ import pandas as pd
 
 from graphdb.atomic import atomic_folder
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 NODE_TYPES: tuple[str, ...] = ("user", "item", "interest")
+NODE_COLUMNS: dict[str, list[str]] = {
+    "user": ["id", "name", "profile"],
+    "item": ["id", "name", "year", "description", "genres"],
+    "interest": ["id", "name", "kind"],
+}
 
 #: relation name → (source node type, target node type)
 RELATIONS: dict[str, tuple[str, str]] = {
@@ -36,6 +46,7 @@ RELATIONS: dict[str, tuple[str, str]] = {
     "related_to": ("interest", "interest"),
 }
 EDGE_COLUMNS: tuple[str, ...] = ("src", "dst", "weight", "ts", "source")
+EVENT_COLUMNS: tuple[str, ...] = ("user", "item", "interest", "ts")
 
 
 class SnapshotError(ValueError):
@@ -50,6 +61,9 @@ class Snapshot:
     embeddings: dict[str, np.ndarray]
     edges: dict[str, pd.DataFrame]
     manifest: dict[str, Any] = field(default_factory=dict)
+    tag_events: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: np.zeros(0, np.int64) for c in EVENT_COLUMNS})
+    )
 
     @property
     def content_hash(self) -> str:
@@ -65,17 +79,20 @@ def write_snapshot(snapshot: Snapshot, folder: Path) -> dict[str, Any]:
         (staging / "nodes").mkdir()
         (staging / "embeddings").mkdir()
         (staging / "edges").mkdir()
+        (staging / "events").mkdir()
         for node_type in NODE_TYPES:
             snapshot.nodes[node_type].to_parquet(staging / "nodes" / f"{node_type}.parquet")
             np.save(staging / "embeddings" / f"{node_type}.npy", snapshot.embeddings[node_type])
         for relation in RELATIONS:
             frame = snapshot.edges[relation][list(EDGE_COLUMNS)]
             frame.to_parquet(staging / "edges" / f"{relation}.parquet")
+        snapshot.tag_events[list(EVENT_COLUMNS)].to_parquet(staging / "events" / "tagged.parquet")
         manifest = {
             **snapshot.manifest,
             "format": FORMAT_VERSION,
             "nodes": {t: len(snapshot.nodes[t]) for t in NODE_TYPES},
             "edges": {r: len(snapshot.edges[r]) for r in RELATIONS},
+            "tag_events": len(snapshot.tag_events),
             "dimensions": int(snapshot.embeddings["item"].shape[1]),
             "content_hash": _content_hash(staging),
         }
@@ -102,6 +119,7 @@ def read_snapshot(folder: Path) -> Snapshot:
         nodes = {t: pd.read_parquet(folder / "nodes" / f"{t}.parquet") for t in NODE_TYPES}
         embeddings = {t: np.load(folder / "embeddings" / f"{t}.npy") for t in NODE_TYPES}
         edges = {r: pd.read_parquet(folder / "edges" / f"{r}.parquet") for r in RELATIONS}
+        events = pd.read_parquet(folder / "events" / "tagged.parquet")
     except FileNotFoundError as e:
         raise SnapshotError(f"{e.filename}: missing from the snapshot") from None
     for node_type in NODE_TYPES:
@@ -110,7 +128,7 @@ def read_snapshot(folder: Path) -> Snapshot:
                 f"{folder}/embeddings/{node_type}.npy: {len(embeddings[node_type])} rows for "
                 f"{len(nodes[node_type])} nodes"
             )
-    return Snapshot(nodes, embeddings, edges, manifest)
+    return Snapshot(nodes, embeddings, edges, manifest, events)
 
 
 def verify_snapshot(folder: Path) -> str:

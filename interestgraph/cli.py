@@ -392,7 +392,8 @@ def demo(
     as_json: JsonFlag = False,
 ) -> None:
     """The main job end to end on the embedded default: start Neo4j, ingest movielens-small,
-    embed every node, export a snapshot, train the hetero GNN, write top-20 predictions."""
+    embed every node, export a snapshot, train the hetero GNN (chosen on validation against its
+    LightGCN-equivalent), refit it on every edge, write top-20 predictions."""
     settings = Settings()
     folder = datasets_dir or settings.datasets_dir
     if folder is None:

@@ -4,6 +4,7 @@ and an honest evaluation against the baselines."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from training.data import TextEncoderFn
 from training.experiment import (
     BASELINES,
     LEARNED_BASELINES,
+    VARIANTS,
     ModelConfig,
     Prepared,
     evaluate_model,
@@ -33,11 +35,14 @@ from training.experiment import (
     load_trained,
     prepare,
     ranking_tasks,
+    refit,
     run_experiment,
 )
 from training.loop import FitConfig
 from training.published import PublishedSplitError, load_published
+from training.split_files import save_split
 from training.splits import MODES
+from training.spread import aggregate
 from training.tuning import apply_params, read_params, run_study, write_params
 
 SnapshotOpt = Annotated[
@@ -238,9 +243,33 @@ def train(
     ] = ",".join(BASELINES),
     user_profiles: UserProfilesOpt = False,
     seed: int = 0,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of seeds (e.g. 0,1,2,3,4): the whole experiment once per seed, "
+            "reported as mean ± sd and a 95% interval; overrides --seed."
+        ),
+    ] = None,
+    variants: Annotated[
+        str,
+        typer.Option(
+            help=f"Variants of ours chosen among on validation, per target: {', '.join(VARIANTS)}."
+        ),
+    ] = ",".join(VARIANTS),
+    refit: Annotated[
+        bool,
+        typer.Option(
+            help="After validation picks variants and epochs, retrain once on every edge: the "
+            "checkpoint `predict` should use (its metrics are the split's, from before)."
+        ),
+    ] = False,
+    save_split: Annotated[
+        Path | None,
+        typer.Option(help="Write the exact user→item split (LightGCN text and RecBole files)."),
+    ] = None,
     device: DeviceOpt = "auto",
     text_model: Annotated[
-        str, typer.Option(help="Encoder for user texts (the snapshot's).")
+        str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
     ] = DEFAULT_MODEL,
     out: Annotated[
         Path | None,
@@ -268,25 +297,23 @@ def train(
         as_json,
     )
     chosen = _baselines(baselines, as_json)
+    chosen_variants = _names(variants, VARIANTS, "variant", as_json)
+    seed_list = _seeds(seeds, seed, as_json)
     torch_device = _device(device, as_json)
     data, snapshot_path = snapshot_at(snapshot, as_json)
     started = time.perf_counter()
-    prepared = _prepare(
-        data,
-        user_profiles,
-        split,
-        published,
-        id_prefix,
-        seed,
-        user_text_encoder(data, text_model, device, as_json),
-        as_json,
-    )
+    encode = user_text_encoder(data, text_model, device, as_json)
+    runs = [
+        _prepare(data, user_profiles, split, published, id_prefix, s, encode, as_json)
+        for s in seed_list[:1]
+    ]
+    if save_split is not None:
+        _save_split(runs[0], save_split, as_json)
     payload = train_and_save(
-        prepared,
+        runs[0],
         config,
         chosen,
         torch_device,
-        seed,
         out or Settings().home / "checkpoint",
         snapshot_path,
         {
@@ -296,9 +323,55 @@ def train(
         },
         as_json,
         baseline_configs,
+        chosen_variants,
+        refit_with=encode if refit else None,
+        more_seeds=[
+            (
+                lambda s=s: _prepare(
+                    data, user_profiles, split, published, id_prefix, s, encode, as_json
+                )
+            )
+            for s in seed_list[1:]
+        ],
     )
     payload["seconds"] = round(time.perf_counter() - started, 2)
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
+
+
+def _names(value: str, allowed, kind: str, as_json: bool) -> tuple[str, ...]:
+    chosen = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in chosen if n not in allowed]
+    if unknown or not chosen:
+        raise fail(f"--{kind}s takes a comma list of {', '.join(allowed)}, got {value!r}", as_json)
+    return chosen
+
+
+def _seeds(value: str | None, seed: int, as_json: bool) -> list[int]:
+    if value is None:
+        return [seed]
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise fail(f"--seeds takes a comma list of integers, got {value!r}", as_json) from None
+    if not out or len(set(out)) != len(out):
+        raise fail(f"--seeds needs distinct seeds, got {value!r}", as_json)
+    return out
+
+
+def _save_split(prepared: Prepared, folder: Path, as_json: bool) -> None:
+    if prepared.split is None:
+        raise fail("--save-split needs a split", as_json)
+    try:
+        save_split(
+            folder,
+            prepared.dataset,
+            prepared.snapshot.nodes["user"]["id"],
+            prepared.snapshot.nodes["item"]["id"],
+            prepared.targets["user_item"],
+            prepared.split,
+        )
+    except ValueError as e:
+        raise fail(str(e), as_json) from None
 
 
 def train_and_save(
@@ -306,37 +379,74 @@ def train_and_save(
     config: ModelConfig,
     baselines: tuple[str, ...],
     device: torch.device,
-    seed: int,
     folder: Path,
     snapshot_path: Path,
     extra: dict[str, Any],
     as_json: bool,
     baseline_configs: dict[str, ModelConfig] | None = None,
+    variants: tuple[str, ...] = tuple(VARIANTS),
+    refit_with: TextEncoderFn | None = None,
+    more_seeds: list[Callable[[], Prepared]] | None = None,
 ) -> dict[str, Any]:
-    """Run the experiment and write its checkpoint; returns the metrics JSON."""
+    """Run the experiment (once per seed: ``prepared`` is the first seed's, ``more_seeds``
+    prepare the others one at a time) and write the first seed's checkpoint, or with
+    ``refit_with`` the model retrained on every edge; returns the metrics JSON."""
+    seed = prepared.split.seed if prepared.split else 0
     try:
-        payload, trained, fit_info = run_experiment(
-            prepared, config, device, seed, baselines, baseline_configs=baseline_configs
+        payload, ours = run_experiment(
+            prepared,
+            config,
+            device,
+            seed,
+            baselines,
+            baseline_configs=baseline_configs,
+            variants=variants,
         )
+        runs = [payload]
+        for make in more_seeds or []:
+            other = make()
+            runs.append(
+                run_experiment(
+                    other,
+                    config,
+                    device,
+                    other.split.seed if other.split else 0,
+                    baselines,
+                    baseline_configs=baseline_configs,
+                    variants=variants,
+                )[0]
+            )
     except ValueError as e:
         raise fail(str(e), as_json) from None
+    assert ours is not None
+    if len(runs) > 1:
+        payload = aggregate(runs)
+    model, graph, user_features = ours.model, ours.graph, prepared.user_features
+    if refit_with is not None:
+        everything = prepare(prepared.snapshot, "all", seed, refit_with)
+        model, graph = refit(everything, ours.configs, ours.best_epoch, device, seed)
+        user_features = everything.user_features
     payload["device"] = str(device)
     payload["checkpoint"] = str(folder)
+    payload["refit"] = refit_with is not None
     info = {
-        "split": prepared.split.mode,
+        "split": prepared.split.mode if prepared.split else "all",
         "seed": seed,
-        "fit": fit_info,
+        "fit": ours.summary(),
+        "refit": refit_with is not None,
         "dataset": prepared.dataset,
         "baseline_configs": {n: c.to_dict() for n, c in (baseline_configs or {}).items()},
         **extra,
     }
     save_checkpoint(
         folder,
-        trained,
+        model,
         config,
+        ours.configs,
+        graph.id_mask,
         prepared.snapshot,
         snapshot_path,
-        prepared.user_features,
+        user_features,
         info,
         payload,
     )
@@ -350,6 +460,9 @@ def evaluate(
         str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
     ] = ",".join(BASELINES),
     device: DeviceOpt = "auto",
+    text_model: Annotated[
+        str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
+    ] = DEFAULT_MODEL,
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate a checkpoint on its split's test edges (baselines retrained on the same split)."""
@@ -362,6 +475,12 @@ def evaluate(
         check_snapshot(ckpt, data, snapshot_path)
     except CheckpointError as e:
         raise fail(str(e), as_json) from None
+    if ckpt.info.get("refit"):
+        raise fail(
+            f"checkpoint {checkpoint} was refitted on every edge, test edges included: its "
+            "split figures are in its metrics.json; evaluate a checkpoint trained without --refit",
+            as_json,
+        )
     chosen = _baselines(baselines, as_json)
     torch_device = _device(device, as_json)
     published = Path(ckpt.info["published"]) if ckpt.info.get("published") else None
@@ -372,12 +491,12 @@ def evaluate(
         published,
         ckpt.info.get("id_prefix", ""),
         ckpt.info["seed"],
-        lambda texts: ckpt.user_features,
+        user_text_encoder(data, text_model, device, as_json),
         as_json,
     )
     seed = ckpt.info["seed"]
     graph_ = graph_for(prepared, ckpt.config).to(torch_device)
-    model = load_trained(ckpt.config, graph_, ckpt.state)
+    model = load_trained(ckpt.target_configs, graph_, ckpt.state)
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -394,7 +513,7 @@ def evaluate(
             name: ModelConfig.from_dict(values)
             for name, values in ckpt.info.get("baseline_configs", {}).items()
         }
-        baseline_payload, _, _ = run_experiment(
+        baseline_payload, _ = run_experiment(
             prepared,
             ckpt.config,
             torch_device,
@@ -508,7 +627,7 @@ def predict(
         check_snapshot(ckpt, data, snapshot_path)
     except CheckpointError as e:
         raise fail(str(e), as_json) from None
-    if "interest" in chosen and not ckpt.config.use_interests:
+    if "interest" in chosen and not ckpt.uses_interests:
         raise fail(
             "this checkpoint was trained without interest nodes: use --targets item", as_json
         )
@@ -531,8 +650,14 @@ def predict(
     emit(report, as_json)
 
 
+#: the demo's variant choice: ours against its LightGCN-equivalent, then a refit on every edge
+DEMO_VARIANTS = ("full", "lightgcn")
+
+
 def model_demo(settings: Settings, dataset: str, as_json: bool) -> dict[str, Any]:
-    """The model half of ``demo``: export, train (with the popularity baseline), predict."""
+    """The model half of ``demo``: export, train (choosing between ours and its
+    LightGCN-equivalent on validation, popularity and LightGCN as baselines), refit on every
+    edge, predict with the refitted model."""
     folder = settings.home / "snapshot"
     exported = export_to(folder, dataset, as_json)
     data, path = snapshot_at(folder, as_json)
@@ -541,7 +666,16 @@ def model_demo(settings: Settings, dataset: str, as_json: bool) -> dict[str, Any
     prepared = _prepare(data, False, "user-random", None, "", 0, encode, as_json)
     checkpoint = settings.home / "checkpoint"
     metrics = train_and_save(
-        prepared, ModelConfig(), ("popularity",), device, 0, checkpoint, path, {}, as_json
+        prepared,
+        ModelConfig(),
+        ("popularity", "lightgcn"),
+        device,
+        checkpoint,
+        path,
+        {},
+        as_json,
+        variants=DEMO_VARIANTS,
+        refit_with=encode,
     )
     with graph(as_json) as (driver, database):
         predicted = run_predict(

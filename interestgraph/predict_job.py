@@ -1,10 +1,13 @@
 """``interestgraph predict``: top-K new items and interests for every user, written as one run.
 
-Embeds every node once on the full known graph (all edges, the graph's own user embeddings),
-scores users in chunks, and writes through :mod:`graphdb.predictions`: each chunk of users in
-one transaction under a deterministic run id, then one transaction makes the run current and
-the previous run is deleted. A killed job, started again with the same checkpoint and options,
-skips the users already written and finishes the same run.
+Embeds every node once on the full known graph (every edge and tagging event, the graph's own
+user and item embeddings; context derived by the same rule as training, with every event
+counted), with id embeddings only for the rows the checkpoint trained (any other row is zero,
+so a node that had no training edge is scored from its text and edges, never from an untrained
+random vector), scores users in chunks, and writes through :mod:`graphdb.predictions`: each
+chunk of users in one transaction under a deterministic run id, then one transaction makes the
+run current and the previous run is deleted. A killed job, started again with the same
+checkpoint and options, skips the users already written and finishes the same run.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ import torch
 from neo4j import Driver
 from tqdm import tqdm
 
-from gnn.graph import TARGETS
+from gnn.graph import TARGETS, Graph
 from graphdb.predictions import begin_run, done_users, remove_stale_runs, switch_run, write_chunk
 from graphdb.schema import ensure_schema
 from graphdb.snapshot import Snapshot
 from training.checkpoint import Checkpoint
-from training.data import build_graph, target_edges, training_pairs
+from training.context import derive_context
+from training.data import build_graph, context_edges, target_edges, training_pairs
 from training.experiment import load_trained
 from training.scoring import known_links, top_k
 
@@ -40,6 +44,28 @@ def run_id_for(checkpoint: Checkpoint, k: int, targets: Sequence[str]) -> str:
     digest.update((checkpoint.folder / "model.pt").read_bytes())
     digest.update(json.dumps([checkpoint.snapshot_hash, k, sorted(targets)]).encode())
     return f"run-{digest.hexdigest()[:16]}"
+
+
+def production_graph(
+    checkpoint: Checkpoint, snapshot: Snapshot
+) -> tuple[Graph, dict[str, np.ndarray]]:
+    """Every known edge and event, the graph's own embeddings, and the checkpoint's id masks."""
+    frames = target_edges(snapshot)
+    pairs = training_pairs(frames, None)
+    context = derive_context(snapshot, frames, None)
+    features = {t: snapshot.embeddings[t] for t in ("user", "item", "interest")}
+    graph = build_graph(
+        snapshot, pairs, features, context_edges(snapshot, context), checkpoint.uses_interests
+    )
+    for node_type, mask in graph.id_mask.items():
+        trained = checkpoint.trained_nodes[node_type]
+        if len(trained) != len(mask):
+            raise ValueError(
+                f"checkpoint {checkpoint.folder}: {len(trained)} trained {node_type} rows for "
+                f"{len(mask)} nodes in the snapshot"
+            )
+        graph.id_mask[node_type] = torch.from_numpy(trained)
+    return graph, pairs
 
 
 def predict(
@@ -58,12 +84,9 @@ def predict(
     before touching the graph when the checkpoint has no model for a requested target."""
     started = time.perf_counter()
     run_id = run_id_for(checkpoint, k, targets)
-    frames = target_edges(snapshot)
-    pairs = training_pairs(frames, None)
-    graph = build_graph(
-        snapshot, pairs, snapshot.embeddings["user"], checkpoint.config.use_interests
-    ).to(device)
-    model = load_trained(checkpoint.config, graph, checkpoint.state)
+    graph, pairs = production_graph(checkpoint, snapshot)
+    graph = graph.to(device)
+    model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
     missing = [t for t in targets if PREDICTION_TARGETS[t] not in model.targets]
     if missing:
         rest = ",".join(t for t in targets if t not in missing)
@@ -76,7 +99,8 @@ def predict(
     status = begin_run(
         driver,
         run_id,
-        model=f"hetero-{checkpoint.config.conv}",
+        model=f"hetero-{checkpoint.config.conv}"
+        + (" refit" if checkpoint.info.get("refit") else ""),
         checkpoint=str(checkpoint.folder),
         k=k,
         targets=targets,

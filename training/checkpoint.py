@@ -2,10 +2,13 @@
 
 A checkpoint is a folder::
 
-    model.pt            state dict of our model
-    config.json         model config, split, seed, snapshot hash and path, fit figures
+    model.pt            state dict of our model (one network per target)
+    config.json         model config, each target's chosen variant config, split, seed,
+                        snapshot hash and path, fit figures, whether it was refitted
     id_maps.json        node type → ids in row order (what row i of each embedding means)
     user_features.npy   the user text embeddings training used (built from training edges)
+    trained_nodes.npz   per node type, which rows had a training edge: the only rows whose id
+                        embedding was ever trained (``predict`` zeroes the others)
     metrics.json        the metrics JSON printed by ``train``
 
 Loading against a snapshot with another content hash fails: the rows would not mean the same
@@ -27,7 +30,7 @@ from graphdb.atomic import atomic_folder
 from graphdb.snapshot import NODE_TYPES, Snapshot
 from training.experiment import ModelConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CheckpointError(ValueError):
@@ -41,6 +44,16 @@ class Checkpoint:
     info: dict[str, Any]
     state: dict[str, torch.Tensor]
     user_features: np.ndarray
+    trained_nodes: dict[str, np.ndarray]
+
+    @property
+    def target_configs(self) -> dict[str, ModelConfig]:
+        """Each target's configuration (the variant validation chose for it)."""
+        return {t: ModelConfig.from_dict(c) for t, c in self.info["target_models"].items()}
+
+    @property
+    def uses_interests(self) -> bool:
+        return any(c.use_interests for c in self.target_configs.values())
 
     @property
     def snapshot_hash(self) -> str:
@@ -55,6 +68,8 @@ def save_checkpoint(
     folder: Path,
     model: nn.Module,
     config: ModelConfig,
+    target_configs: dict[str, ModelConfig],
+    trained_nodes: dict[str, torch.Tensor],
     snapshot: Snapshot,
     snapshot_path: Path,
     user_features: np.ndarray,
@@ -67,6 +82,7 @@ def save_checkpoint(
         config_payload = {
             "format": FORMAT_VERSION,
             "model": config.to_dict(),
+            "target_models": {t: c.to_dict() for t, c in target_configs.items()},
             "snapshot_hash": snapshot.content_hash,
             "snapshot_path": str(Path(snapshot_path).resolve()),
             "embedding_model": snapshot.manifest.get("embedding_model"),
@@ -76,6 +92,10 @@ def save_checkpoint(
         ids = {t: snapshot.nodes[t]["id"].astype(str).tolist() for t in NODE_TYPES}
         (staging / "id_maps.json").write_text(json.dumps(ids))
         np.save(staging / "user_features.npy", user_features)
+        np.savez(
+            staging / "trained_nodes.npz",
+            **{t: m.detach().cpu().numpy() for t, m in trained_nodes.items()},
+        )
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return Path(folder)
 
@@ -94,9 +114,11 @@ def load_checkpoint(folder: Path) -> Checkpoint:
     try:
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         features = np.load(folder / "user_features.npy")
+        with np.load(folder / "trained_nodes.npz") as masks:
+            trained = {t: masks[t].astype(bool) for t in masks.files}
     except FileNotFoundError as e:
         raise CheckpointError(f"{e.filename}: missing from the checkpoint") from None
-    return Checkpoint(folder, ModelConfig.from_dict(info["model"]), info, state, features)
+    return Checkpoint(folder, ModelConfig.from_dict(info["model"]), info, state, features, trained)
 
 
 def check_snapshot(checkpoint: Checkpoint, snapshot: Snapshot, snapshot_folder: Path) -> None:

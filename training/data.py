@@ -1,9 +1,11 @@
 """From a snapshot and a split to the model's :class:`~gnn.graph.Graph`, using training edges only.
 
-The two target relations become ``user_item`` and ``user_interest`` edges (deduplicated); the
-context relations (item→interest, friendships, the interest graph) enter the graph whole, since
-they are catalogue facts rather than answers. User features are text embeddings of user texts
-rebuilt from training edges (see :func:`user_texts`), so a held-out edge never reaches a feature.
+The two target relations become ``user_item`` and ``user_interest`` edges (deduplicated). The
+context relations come from :class:`training.context.TrainingContext`: item→interest edges and
+the interest graph rebuilt from training events, friendships as they are. User features are
+text embeddings of user texts rebuilt from training edges (see :func:`user_texts`), item
+features embeddings of item texts rebuilt from training events, so a held-out edge never
+reaches a feature.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from features.texts import WeightedName, user_text
 from gnn.graph import TARGETS, EdgeType, Graph
 from graphdb.snapshot import Snapshot
+from training.context import TrainingContext
 from training.splits import Split
 
 #: target name → snapshot relation
@@ -27,17 +30,26 @@ CONTEXT_RELATIONS = {
     "friend": ("user", "user"),
     "related_to": ("interest", "interest"),
 }
+#: INTERESTED_IN sources a user states themselves (what a new user brings)
+EXPLICIT_SOURCES = frozenset({"explicit"})
 
 TextEncoderFn = Callable[[list[str]], np.ndarray]
 
 
 def target_edges(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
-    """The target relations' edges, one row per (source, destination) pair."""
+    """The target relations' edges, one row per (source, destination) pair (the heaviest);
+    ``explicit`` says whether any edge of the pair was stated by the user."""
     out = {}
     for target, relation in TARGET_RELATIONS.items():
         frame = snapshot.edges[relation]
+        explicit = frame.assign(explicit=frame["source"].isin(EXPLICIT_SOURCES))
+        stated = explicit.groupby(["src", "dst"])["explicit"].any()
         frame = frame.sort_values(["src", "dst", "weight"], ascending=[True, True, False])
-        out[target] = frame.drop_duplicates(["src", "dst"]).reset_index(drop=True)
+        frame = frame.drop_duplicates(["src", "dst"]).reset_index(drop=True)
+        frame["explicit"] = stated.reindex(
+            pd.MultiIndex.from_frame(frame[["src", "dst"]])
+        ).to_numpy(dtype=bool)
+        out[target] = frame
     return out
 
 
@@ -88,13 +100,24 @@ def user_texts(
     ]
 
 
+def context_edges(snapshot: Snapshot, context: TrainingContext) -> dict[str, pd.DataFrame]:
+    """The context relations' edge tables for one split: derived ones from ``context``."""
+    return {
+        "has_interest": context.has_interest,
+        "friend": snapshot.edges["friend"],
+        "related_to": context.related_to,
+    }
+
+
 def build_graph(
     snapshot: Snapshot,
     pairs: dict[str, np.ndarray],
-    user_features: np.ndarray,
+    features: dict[str, np.ndarray],
+    context: dict[str, pd.DataFrame],
     use_interests: bool = True,
 ) -> Graph:
-    """The message-passing graph over ``pairs`` (training edges) plus the context relations."""
+    """The message-passing graph over ``pairs`` (training edges) plus the ``context`` relations
+    (:func:`context_edges`); ``features`` holds each node type's text embeddings."""
     num_nodes = {t: snapshot.num_nodes(t) for t in ("user", "item", "interest")}
     if not use_interests:
         num_nodes.pop("interest")
@@ -103,15 +126,10 @@ def build_graph(
         if dst_type in num_nodes:
             _add_both_ways(edge_index, src_type, target, dst_type, pairs[target])
     for relation, (src_type, dst_type) in CONTEXT_RELATIONS.items():
-        frame = snapshot.edges[relation]
+        frame = context[relation]
         if src_type in num_nodes and dst_type in num_nodes and len(frame):
             index = np.unique(frame[["src", "dst"]].to_numpy(), axis=0).T
             _add_both_ways(edge_index, src_type, relation, dst_type, index)
-    features = {
-        "user": user_features,
-        "item": snapshot.embeddings["item"],
-        "interest": snapshot.embeddings["interest"],
-    }
     x = {
         t: torch.from_numpy(np.ascontiguousarray(features[t], dtype=np.float32)) for t in num_nodes
     }

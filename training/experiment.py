@@ -6,7 +6,7 @@ call; nothing here knows about Neo4j or the command line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,15 +24,31 @@ from gnn.models import (
     matrix_factorisation,
 )
 from graphdb.snapshot import Snapshot
-from training.data import TextEncoderFn, build_graph, target_edges, training_pairs, user_texts
+from training.context import TrainingContext, derive_context
+from training.data import (
+    TextEncoderFn,
+    build_graph,
+    context_edges,
+    target_edges,
+    training_pairs,
+    user_texts,
+)
 from training.loop import FitConfig, FitResult, fit
 from training.metrics import RankingTask, evaluate_ranking
 from training.published import PublishedSplit
-from training.splits import Split, TargetSplit, make_split, per_user_holdout
+from training.splits import (
+    Split,
+    TargetSplit,
+    make_split,
+    per_user_holdout,
+    restrict_cold_user_interests,
+)
 
 LEARNED_BASELINES = ("mf_bpr", "lightgcn")
-STATIC_BASELINES = ("popularity", "llm_cosine", "interests_of_items")
-BASELINES = ("popularity", "mf_bpr", "lightgcn", "llm_cosine", "interests_of_items")
+STATIC_BASELINES = ("popularity", "llm_cosine", "content", "interest_profile", "interests_of_items")
+BASELINES = ("popularity", "mf_bpr", "lightgcn", *STATIC_BASELINES[1:])
+#: baselines that need interest nodes in the graph
+INTEREST_BASELINES = ("interest_profile", "interests_of_items")
 
 
 @dataclass
@@ -49,31 +65,75 @@ class ModelConfig:
     dropout: float = 0.0
     heads: int = 2
     noise: float = 0.1
+    #: relations the encoder does not propagate over (see :data:`VARIANTS`)
+    exclude: tuple[str, ...] = ()
     fit: FitConfig = field(default_factory=FitConfig)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
         values = dict(values)
         fit_values = values.pop("fit", {})
+        values["exclude"] = tuple(values.get("exclude", ()))
         return cls(**values, fit=FitConfig(**fit_values))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+#: The variants ``train`` chooses among on validation, per target (what each changes on top of
+#: the configured model). ``lightgcn`` is exactly LightGCN: ids only, propagation over the
+#: target edges alone, no perturbation or contrastive loss, L2 on layer 0; so the shipped model
+#: never loses to its own LightGCN-equivalent on validation.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "no_cl": {"noise": 0.0, "cl_weight": 0.0},
+    "no_features": {"use_features": False, "use_ids": True},
+    "no_interests": {"exclude": ("user_interest", "has_interest", "related_to")},
+    "lightgcn": {
+        "use_features": False,
+        "use_ids": True,
+        "noise": 0.0,
+        "cl_weight": 0.0,
+        "exclude": ("has_interest", "friend", "related_to"),
+    },
+}
+
+
+def variant_config(config: ModelConfig, variant: str) -> ModelConfig:
+    """``config`` with one of :data:`VARIANTS` applied."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    changes = dict(VARIANTS[variant])
+    fit = config.fit
+    if "cl_weight" in changes:
+        fit = replace(fit, cl_weight=changes.pop("cl_weight"))
+    return replace(config, **changes, fit=fit)
+
+
 @dataclass
 class Prepared:
-    """A snapshot split for training: target edges, training pairs and user features."""
+    """A snapshot split for training: target edges, training pairs, the context derived from
+    training events, and the user and item features built from them."""
 
     snapshot: Snapshot
-    split: Split
+    split: Split | None  # None: every edge and event trains (``--refit``)
     targets: dict[str, pd.DataFrame]
     pairs: dict[str, np.ndarray]
     user_features: np.ndarray
+    item_features: np.ndarray
+    context: TrainingContext
 
     @property
     def dataset(self) -> str:
         return str(self.snapshot.manifest.get("name", "graph"))
+
+    @property
+    def features(self) -> dict[str, np.ndarray]:
+        return {
+            "user": self.user_features,
+            "item": self.item_features,
+            "interest": self.snapshot.embeddings["interest"],
+        }
 
 
 def prepare(
@@ -84,20 +144,30 @@ def prepare(
     published: PublishedSplit | None = None,
     use_profiles: bool = False,
 ) -> Prepared:
-    """Split the target relations and embed user texts rebuilt from training edges only."""
+    """Split the target relations, derive the context from training events
+    (:mod:`training.context`) and embed user and item texts rebuilt from them.
+    ``split_mode="all"`` trains on every edge and event (``--refit``)."""
     targets = target_edges(snapshot)
+    split: Split | None
     if published is not None:
         targets["user_item"] = published.edges
         split = make_split("user-random", {"user_interest": targets["user_interest"]}, 0, seed)
         split.mode = "published"
         split.targets["user_item"] = _published_target(published, seed)
         split.notes.append(f"user_item: published split from {published.source}")
+    elif split_mode == "all":
+        split = None
     else:
         split = make_split(split_mode, targets, snapshot.num_nodes("item"), seed)
+        restrict_cold_user_interests(
+            split, targets["user_interest"], targets["user_item"], snapshot.tag_events
+        )
     pairs = training_pairs(targets, split)
+    context = derive_context(snapshot, targets, split)
     texts = user_texts(snapshot, targets, pairs, use_profiles)
-    features = np.asarray(encode_texts(texts), dtype=np.float32)
-    return Prepared(snapshot, split, targets, pairs, features)
+    users = np.asarray(encode_texts(texts), dtype=np.float32)
+    items = np.asarray(encode_texts(context.item_texts), dtype=np.float32)
+    return Prepared(snapshot, split, targets, pairs, users, items, context)
 
 
 def _published_target(published: PublishedSplit, seed: int) -> TargetSplit:
@@ -114,7 +184,11 @@ def _published_target(published: PublishedSplit, seed: int) -> TargetSplit:
 
 def graph_for(prepared: Prepared, config: ModelConfig) -> Graph:
     return build_graph(
-        prepared.snapshot, prepared.pairs, prepared.user_features, config.use_interests
+        prepared.snapshot,
+        prepared.pairs,
+        prepared.features,
+        context_edges(prepared.snapshot, prepared.context),
+        config.use_interests,
     )
 
 
@@ -133,6 +207,7 @@ def build_model(name: str, config: ModelConfig, graph: Graph) -> nn.Module:
             heads=config.heads,
             dropout=config.dropout,
             noise=config.noise,
+            exclude=frozenset(config.exclude),
         )
         return LinkPredictor(encoder, config.dim, config.decoder)
     if name == "mf_bpr":
@@ -167,7 +242,7 @@ def ranking_tasks(prepared: Prepared, graph: Graph, part: str) -> dict[str, Rank
             train_degree=np.bincount(train_pairs[1], minlength=n_dst).astype(np.float64),
             user_train_count=np.bincount(item_pairs[0], minlength=graph.num_nodes[src_type]),
             num_users=graph.num_nodes[src_type],
-            embeddings=prepared.snapshot.embeddings[dst_type],
+            embeddings=prepared.features[dst_type],
         )
     return tasks
 
@@ -186,11 +261,7 @@ def evaluate_model(
     emb = model.embed(graph)
     out = {}
     for target, task in tasks.items():
-        if (
-            isinstance(model, StaticScorer)
-            and model.kind == "interests_of_items"
-            and target != "user_interest"
-        ):
+        if isinstance(model, StaticScorer) and not model.supports(target):
             continue
         out[target] = evaluate_ranking(
             task,
@@ -208,28 +279,32 @@ def validation_scores(metrics: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 
 def trained_model(
-    name: str, config: ModelConfig, graph: Graph, states: dict[str, dict[str, torch.Tensor]]
+    name: str,
+    configs: dict[str, ModelConfig],
+    graph: Graph,
+    states: dict[str, dict[str, torch.Tensor]],
 ) -> PerTargetModel:
-    """A :class:`PerTargetModel` of ``name`` with each target's weights (fresh modules, so the
-    same call rebuilds a checkpoint's model from its state dict)."""
+    """A :class:`PerTargetModel` of ``name`` with each target's configuration and weights
+    (fresh modules, so the same call rebuilds a checkpoint's model from its state dict)."""
     models = {}
     for target, state in states.items():
-        model = build_model(name, config, graph).to(graph.id_mask["user"].device)
+        model = build_model(name, configs[target], graph).to(graph.id_mask["user"].device)
         model.load_state_dict(state)
         models[target] = model.eval()
     return PerTargetModel(models)
 
 
 def load_trained(
-    config: ModelConfig, graph: Graph, state: dict[str, torch.Tensor]
+    configs: dict[str, ModelConfig], graph: Graph, state: dict[str, torch.Tensor]
 ) -> PerTargetModel:
-    """Our model from a checkpoint's state dict (``models.<target>.<parameter>`` keys)."""
+    """Our model from a checkpoint's state dict (``models.<target>.<parameter>`` keys) and
+    each target's configuration."""
     targets = sorted({key.split(".")[1] for key in state})
     split = {
         t: {k.split(".", 2)[2]: v for k, v in state.items() if k.split(".")[1] == t}
         for t in targets
     }
-    return trained_model("ours", config, graph, split)
+    return trained_model("ours", configs, graph, split)
 
 
 def train_model(
@@ -240,15 +315,18 @@ def train_model(
     seed: int = 0,
     progress: bool = True,
     report: Callable[[int, float], None] | None = None,
+    stop_at: dict[str, int] | None = None,
+    graph: Graph | None = None,
 ) -> tuple[nn.Module, Graph, FitResult]:
     """Build and fit ``name`` on the training graph (static baselines need no fitting); a
-    learned model comes back as a :class:`PerTargetModel` of each target's best weights."""
+    learned model comes back as a :class:`PerTargetModel` of each target's best weights
+    (``stop_at``: of the given epochs instead, with no validation)."""
     torch.manual_seed(seed)
-    graph = graph_for(prepared, config).to(device)
+    graph = graph if graph is not None else graph_for(prepared, config).to(device)
     model = build_model(name, config, graph).to(device)
     if isinstance(model, StaticScorer):
         return model, graph, FitResult()
-    val_tasks = ranking_tasks(prepared, graph, "val")
+    val_tasks = ranking_tasks(prepared, graph, "val") if stop_at is None else {}
     pairs = {
         t: torch.from_numpy(prepared.pairs[t]).to(device)
         for t, (_, d) in TARGETS.items()
@@ -266,8 +344,88 @@ def train_model(
         progress=progress,
         report=report,
         desc=name,
+        stop_at=stop_at,
     )
-    return trained_model(name, config, graph, result.states), graph, result
+    configs = dict.fromkeys(result.states, config)
+    return trained_model(name, configs, graph, result.states), graph, result
+
+
+@dataclass
+class OursResult:
+    """Our model after variant selection: per target the chosen variant, its configuration,
+    best epoch and validation figure, and every variant's validation figures."""
+
+    model: PerTargetModel
+    graph: Graph
+    chosen: dict[str, str]
+    configs: dict[str, ModelConfig]
+    best_epoch: dict[str, int]
+    validation: dict[str, dict[str, float]]
+    fits: dict[str, dict[str, Any]]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "chosen_variant": self.chosen,
+            "best_epoch": self.best_epoch,
+            "validation_recall@20": self.validation,
+            "variants": self.fits,
+            "seconds": round(sum(f["seconds"] for f in self.fits.values()), 3),
+        }
+
+
+def train_variants(
+    prepared: Prepared,
+    config: ModelConfig,
+    device: torch.device,
+    seed: int = 0,
+    variants: tuple[str, ...] = tuple(VARIANTS),
+    progress: bool = True,
+) -> OursResult:
+    """Train each variant of ``config`` and keep, per target, the one with the best validation
+    Recall@20 (ties go to the earlier variant in ``variants``)."""
+    graph = graph_for(prepared, config).to(device)
+    models: dict[str, nn.Module] = {}
+    chosen: dict[str, str] = {}
+    configs: dict[str, ModelConfig] = {}
+    epochs: dict[str, int] = {}
+    validation: dict[str, dict[str, float]] = {}
+    fits: dict[str, dict[str, Any]] = {}
+    best: dict[str, float] = {}
+    for variant in variants:
+        variant_cfg = variant_config(config, variant)
+        trained, _, result = train_model(
+            "ours", prepared, variant_cfg, device, seed, progress, graph=graph
+        )
+        fits[variant] = result.summary()
+        validation[variant] = {t: round(v, 5) for t, v in result.best_values.items()}
+        for target, value in result.best_values.items():
+            if value > best.get(target, float("-inf")):
+                best[target] = value
+                chosen[target], configs[target] = variant, variant_cfg
+                epochs[target] = result.best_epoch[target]
+                models[target] = trained.models[target]
+    return OursResult(PerTargetModel(models), graph, chosen, configs, epochs, validation, fits)
+
+
+def refit(
+    prepared_all: Prepared,
+    configs: dict[str, ModelConfig],
+    epochs: dict[str, int],
+    device: torch.device,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[PerTargetModel, Graph]:
+    """Retrain on every edge (``prepared_all``: ``prepare(..., "all")``) with each target's
+    chosen configuration for the epochs validation picked: the production model."""
+    graph = graph_for(prepared_all, next(iter(configs.values()))).to(device)
+    models: dict[str, nn.Module] = {}
+    for config in {id(c): c for c in configs.values()}.values():
+        targets = {t: epochs[t] for t, c in configs.items() if c is config}
+        trained, _, _ = train_model(
+            "ours", prepared_all, config, device, seed, progress, stop_at=targets, graph=graph
+        )
+        models.update({t: trained.models[t] for t in targets})
+    return PerTargetModel(models), graph
 
 
 def run_experiment(
@@ -279,9 +437,11 @@ def run_experiment(
     progress: bool = True,
     train_ours: bool = True,
     baseline_configs: dict[str, ModelConfig] | None = None,
-) -> tuple[dict[str, Any], nn.Module | None, dict[str, Any]]:
-    """Train ours and the baselines, evaluate all on test: (metrics JSON, our model, its fit).
-    A baseline runs with ``config`` unless ``baseline_configs`` has its own (tuned) one."""
+    variants: tuple[str, ...] = tuple(VARIANTS),
+) -> tuple[dict[str, Any], OursResult | None]:
+    """Train ours (choosing among ``variants`` on validation) and the baselines, evaluate all on
+    test: (metrics JSON, our model's result). A baseline runs with ``config`` unless
+    ``baseline_configs`` has its own (tuned) one."""
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -291,14 +451,16 @@ def run_experiment(
         "baselines": {},
         "training": {},
     }
-    model, fit_info = None, {}
+    ours = None
     if train_ours:
-        model, graph, result = train_model("ours", prepared, config, device, seed, progress)
+        ours = train_variants(prepared, config, device, seed, variants, progress)
         payload["metrics"] = evaluate_model(
-            model, graph, ranking_tasks(prepared, graph, "test"), device, seed
+            ours.model, ours.graph, ranking_tasks(prepared, ours.graph, "test"), device, seed
         )
-        fit_info = payload["training"]["ours"] = result.summary()
+        payload["training"]["ours"] = ours.summary()
     for name in baselines:
+        if name in INTEREST_BASELINES and "interest" not in config_graph_types(prepared, config):
+            continue
         base_config = (baseline_configs or {}).get(name, config)
         base, base_graph, base_result = train_model(
             name, prepared, base_config, device, seed, progress
@@ -308,5 +470,11 @@ def run_experiment(
         )
         if name in LEARNED_BASELINES:
             payload["training"][name] = base_result.summary()
-    payload["split_summary"] = prepared.split.summary()
-    return payload, model, fit_info
+    payload["split_summary"] = prepared.split.summary() if prepared.split else None
+    return payload, ours
+
+
+def config_graph_types(prepared: Prepared, config: ModelConfig) -> set[str]:
+    """Node types the graph of ``config`` holds."""
+    has_interests = config.use_interests and prepared.snapshot.num_nodes("interest") > 0
+    return {"user", "item", "interest"} if has_interests else {"user", "item"}

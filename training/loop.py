@@ -2,9 +2,10 @@
 
 Full-graph propagation every step (the graphs here fit in memory many times over; PyG's
 neighbour samplers need pyg-lib, which PyPI lacks for current torch), mini-batches of
-positive edges per target with uniformly sampled negatives, BPR (default) or BCE loss, L2 on
-the batch's embeddings, early stopping on validation Recall@20 with the best weights restored,
-and bf16 autocast on CUDA.
+positive edges per target with uniformly sampled negatives that are never a known positive of
+the user, BPR (default) or BCE loss, L2 on the batch's layer-0 embeddings (as LightGCN does),
+early stopping on validation Recall@20 with the best weights restored (or, for ``--refit``, a
+fixed epoch per target chosen earlier on validation), and bf16 autocast on CUDA.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from gnn.graph import Graph
+from gnn.graph import TARGETS, Graph
 
 LOSSES = ("bpr", "bce")
+#: resampling rounds for negatives that hit a positive; what still collides is left out
+NEGATIVE_ROUNDS = 20
 
 
 @dataclass
@@ -84,6 +87,7 @@ def fit(
     progress: bool = True,
     report: Callable[[int, float], None] | None = None,
     desc: str = "train",
+    stop_at: dict[str, int] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``pairs`` (target → ``[2, E]`` training edges, on the graph's device).
 
@@ -93,6 +97,10 @@ def fit(
     such as MovieLens' 58 tagging users the interest target peaks long after the item target
     has begun to overfit). Training stops once no target has improved for ``patience``
     evaluations; the model is left with the first target's best weights.
+
+    ``stop_at`` (target → epoch) replaces validation: each target keeps its weights of that
+    epoch, and training ends at the last one (``--refit`` on every edge, where no validation
+    edges are left).
     """
     if config.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {config.loss!r}")
@@ -100,13 +108,15 @@ def fit(
     generator = torch.Generator(device="cpu").manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     targets = [t for t, p in pairs.items() if p.shape[1] > 0]
+    known = {t: _sorted_keys(pairs[t], _width(graph, t)) for t in targets}
+    epochs = max(stop_at.values()) if stop_at else config.epochs
     largest = max(pairs[t].shape[1] for t in targets)
     steps = max(1, math.ceil(largest / config.batch_size))
     use_amp = config.amp and device.type == "cuda"
     result = FitResult()
     started = time.perf_counter()
     bar = tqdm(
-        range(1, config.epochs + 1),
+        range(1, epochs + 1),
         desc=desc,
         unit="epoch",
         file=sys.stderr,
@@ -135,6 +145,7 @@ def fit(
                         target,
                         pairs[target][:, batch],
                         negatives[target],
+                        known[target],
                         config,
                         generator,
                     )
@@ -147,7 +158,13 @@ def fit(
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
+        if stop_at is not None:
+            for target, chosen in stop_at.items():
+                if chosen == epoch:
+                    result.best_epoch[target] = epoch
+                    result.states[target] = copy.deepcopy(model.state_dict())
+            bar.set_postfix(loss=f"{total / steps:.4f}")
+        elif epoch % config.eval_every == 0 or epoch == config.epochs:
             model.eval()
             values = validate(model)
             result.history.append((epoch, values))
@@ -184,17 +201,59 @@ def _step_batch(order: Tensor, pairs: Tensor, step: int, steps: int) -> Tensor:
     return order[step * size : (step + 1) * size]
 
 
+def _width(graph: Graph, target: str) -> int:
+    return graph.num_nodes[TARGETS[target][1]]
+
+
+def _sorted_keys(pairs: Tensor, width: int) -> Tensor:
+    """Training positives as sorted ``src * width + dst`` keys (for ``searchsorted``)."""
+    return torch.sort(pairs[0] * width + pairs[1]).values
+
+
+def _is_known(keys: Tensor, src: Tensor, dst: Tensor, width: int) -> Tensor:
+    query = src * width + dst
+    position = torch.searchsorted(keys, query).clamp(max=max(len(keys) - 1, 0))
+    return keys[position] == query if len(keys) else torch.zeros_like(query, dtype=torch.bool)
+
+
+def sample_negatives(
+    src: Tensor, pool: Tensor, known: Tensor, width: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """One negative per source from ``pool``, resampled while it is a known positive of that
+    source; returns (negatives, valid) where ``valid`` is False for the rare source whose
+    draws all collided (its row is left out of the loss)."""
+
+    def draw(count: int) -> Tensor:
+        picks = torch.randint(0, len(pool), (count,), generator=generator).to(pool.device)
+        return pool[picks]
+
+    negative = draw(len(src))
+    clash = _is_known(known, src, negative, width)
+    for _ in range(NEGATIVE_ROUNDS):
+        if not bool(clash.any()):
+            break
+        negative = negative.clone()
+        negative[clash] = draw(int(clash.sum()))
+        clash = _is_known(known, src, negative, width)
+    return negative, ~clash
+
+
 def _batch_loss(
     model: nn.Module,
     emb: dict[str, Tensor],
     target: str,
     positive: Tensor,
     pool: Tensor,
+    known: Tensor,
     config: FitConfig,
     generator: torch.Generator,
 ) -> Tensor:
-    src, dst = positive
-    negative = pool[torch.randint(0, len(pool), (len(src),), generator=generator).to(pool.device)]
+    src_type, dst_type = TARGETS[target]
+    width = emb[dst_type].shape[0]
+    negative, valid = sample_negatives(positive[0], pool, known, width, generator)
+    src, dst, negative = positive[0][valid], positive[1][valid], negative[valid]
+    if len(src) == 0:
+        return torch.zeros((), device=positive.device)
     pos = model.pairs(emb, target, src, dst).float()
     neg = model.pairs(emb, target, src, negative).float()
     if config.loss == "bpr":
@@ -203,10 +262,10 @@ def _batch_loss(
         loss = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + (
             F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg))
         )
-    src_type, dst_type = ("user", "item") if target == "user_item" else ("user", "interest")
+    ego = model.ego() if hasattr(model, "ego") else emb
     norm = (
-        emb[src_type][src].float().pow(2).sum()
-        + emb[dst_type][dst].float().pow(2).sum()
-        + emb[dst_type][negative].float().pow(2).sum()
+        ego[src_type][src].float().pow(2).sum()
+        + ego[dst_type][dst].float().pow(2).sum()
+        + ego[dst_type][negative].float().pow(2).sum()
     )
     return loss + config.reg * norm / (2 * len(src))

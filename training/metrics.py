@@ -1,13 +1,15 @@
 """Full-ranking metrics: every candidate the user has not met in training is ranked.
 
 Per user (averaged over users with at least one held-out edge): Recall, NDCG and Hit at each
-K, MRR (reciprocal rank of the first relevant candidate in the full ranking) and AUC against
-up to 100 sampled non-relevant candidates. Over the top-20 lists: catalogue coverage, novelty
-(mean self-information ``-log2(popularity / users)`` of recommended candidates) and intra-list
-diversity (mean pairwise cosine distance of their LLM embeddings). ``slices`` repeat Recall@20
-and NDCG@20 for users grouped by training-interaction count and for candidates grouped by
-popularity (head = most popular candidates holding 50% of training edges, torso = next 30%,
-tail = the rest, untouched candidates included).
+K, MRR (reciprocal rank of the first relevant candidate in the full ranking) and MRR@K (the same,
+0 past rank K), both with ties broken pessimistically (a relevant candidate ranks below every
+non-relevant one with the same score, so a scorer that ties everything gets no credit), and AUC
+against up to 100 non-relevant candidates sampled without replacement. Over the top-20 lists:
+catalogue coverage, novelty (mean self-information ``-log2(popularity / users)`` of recommended
+candidates) and intra-list diversity (mean pairwise cosine distance of their LLM embeddings).
+``slices`` repeat Recall@20 and NDCG@20 for users grouped by training-interaction count and for
+candidates grouped by popularity (head = most popular candidates holding 50% of training edges,
+torso = next 30%, tail = the rest, untouched candidates included).
 """
 
 from __future__ import annotations
@@ -79,7 +81,10 @@ def evaluate_ranking(
             _append(per_user, f"ndcg@{k}", _ndcg(hits[:, :k], n_truth))
             _append(per_user, f"hit@{k}", (hits[:, :k].sum(1) > 0).float())
         best = scores.masked_fill(~truth, float("-inf")).max(1).values
-        _append(per_user, "mrr", 1.0 / ((scores > best.unsqueeze(1)).sum(1).float() + 1))
+        rank = ((scores >= best.unsqueeze(1)) & ~truth & ~excluded).sum(1).float() + 1
+        _append(per_user, "mrr", 1.0 / rank)
+        for k in KS:
+            _append(per_user, f"mrr@{k}", torch.where(rank <= k, 1.0 / rank, 0.0))
         _append(per_user, "auc", _auc(scores, truth, excluded, generator))
         if slices:
             for name_index, _name in enumerate(ITEM_SLICES):
@@ -100,7 +105,7 @@ def evaluate_ranking(
     values = {k: torch.cat(v).cpu() for k, v in per_user.items()}
     result: dict[str, object] = {
         k: _mean(values[k])
-        for k in [f"{m}@{k}" for m in ("recall", "ndcg", "hit") for k in KS] + ["mrr", "auc"]
+        for k in [f"{m}@{k}" for m in ("recall", "ndcg", "hit", "mrr") for k in KS] + ["mrr", "auc"]
     }
     tops = torch.cat(top_lists).cpu()
     result.update(_beyond_accuracy(tops, task))
@@ -124,12 +129,15 @@ def _ndcg(hits: Tensor, n_truth: Tensor) -> Tensor:
 
 
 def _auc(scores: Tensor, truth: Tensor, excluded: Tensor, generator: Tensor) -> Tensor:
-    """Per user: P(score of a held-out candidate > score of a sampled non-relevant one)."""
+    """Per user: P(score of a held-out candidate > score of a non-relevant one), over up to
+    :data:`AUC_NEGATIVES` non-relevant candidates drawn without replacement (the smallest of
+    uniform keys over the eligible candidates), ties counting one half."""
     n_users, n_cand = scores.shape
-    sample = torch.randint(0, n_cand, (n_users, AUC_NEGATIVES), generator=generator).to(
-        scores.device
-    )
-    valid = ~(truth.gather(1, sample) | excluded.gather(1, sample))
+    keys = torch.rand(n_users, n_cand, generator=generator).to(scores.device)
+    eligible = ~(truth | excluded)
+    keys = keys.masked_fill(~eligible, float("inf"))
+    sample = keys.topk(min(AUC_NEGATIVES, n_cand), dim=1, largest=False).indices
+    valid = eligible.gather(1, sample)
     neg = scores.gather(1, sample).masked_fill(~valid, float("inf")).sort(1).values
     n_valid = valid.sum(1, keepdim=True)
     finite_scores = scores.masked_fill(~truth, 0.0).contiguous()

@@ -7,14 +7,20 @@ user's text; validation and test rows exist only as ranking ground truth.
 Modes:
 - ``user-random``: per user, a random 10% to test and 10% to validation (users with fewer than
   3 edges keep all of them in training).
-- ``temporal``: the same shares, but each user's latest edges go to test and the ones before to
+- ``temporal``: one global time cutoff, as in production: every edge before ``T_val`` trains,
+  edges in ``[T_val, T_test)`` validate and edges from ``T_test`` on test, with ``T_val`` and
+  ``T_test`` the 80% and 90% quantiles of the interaction timestamps. Interest edges follow the
+  same cutoffs (by their first use; an undated one trains), and only tagging events before
+  ``T_val`` are training events (``Split.cutoff``). Needs a timestamp on every interaction.
+- ``temporal-user``: the per-user variant: each user's latest 10% to test and the 10% before to
   validation; a relation without timestamps falls back to user-random (noted in ``notes``).
 - ``item-cold``: a fixed 10% of the items that have interactions lose all of them, half to
   validation and half to test; those items are ranked among themselves (the new-arrivals
   shelf) and keep their text and catalogue interest edges.
-- ``user-cold``: a fixed 10% of the users with at least 5 interactions are new: they keep their
-  interest edges and at most 3 interactions, the rest is held out (half of those users for
-  validation, half for test).
+- ``user-cold``: a fixed 10% of the users with at least 5 interactions are new: they keep at
+  most 3 interactions, their explicitly stated interests (``source: explicit``) and the tags
+  they put on those 3 items (:func:`restrict_cold_user_interests`); every other edge of theirs
+  is held out (half of those users for validation, half for test).
 - ``published``: a predefined train/test split (see ``training.published``), validation carved
   per user out of its training edges.
 """
@@ -26,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-MODES = ("user-random", "temporal", "item-cold", "user-cold", "published")
+MODES = ("user-random", "temporal", "temporal-user", "item-cold", "user-cold", "published")
+TEMPORAL_QUANTILES = (0.8, 0.9)
 HOLDOUT_SHARE = 0.1
 COLD_SHARE = 0.1
 COLD_USER_KEEP = 3
@@ -56,6 +63,8 @@ class Split:
     cold_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     cold_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     notes: list[str] = field(default_factory=list)
+    #: events at or after this time (unix seconds) are never training events
+    cutoff: int | None = None
 
     def summary(self) -> dict[str, object]:
         return {
@@ -67,6 +76,7 @@ class Split:
             },
             "cold_items": len(self.cold_items),
             "cold_users": len(self.cold_users),
+            "cutoff": self.cutoff,
             "notes": self.notes,
         }
 
@@ -84,8 +94,10 @@ def make_split(
     rng = np.random.default_rng(seed)
     notes: list[str] = []
     split = Split(mode, seed, {}, notes=notes)
+    if mode == "temporal":
+        return _global_temporal(split, edges)
     for target, frame in edges.items():
-        if mode == "temporal":
+        if mode == "temporal-user":
             if (frame["ts"] < 0).any() or frame.empty:
                 notes.append(f"{target}: no timestamps on every edge, split user-random")
                 split.targets[target] = per_user_holdout(frame, rng)
@@ -100,6 +112,68 @@ def make_split(
         else:
             split.targets[target] = per_user_holdout(frame, rng)
     return split
+
+
+def _global_temporal(split: Split, edges: dict[str, pd.DataFrame]) -> Split:
+    """Train before ``T_val``, validate in ``[T_val, T_test)``, test from ``T_test`` on."""
+    ts = edges["user_item"]["ts"].to_numpy()
+    if len(ts) == 0 or (ts < 0).any():
+        raise ValueError(
+            "--split temporal needs a timestamp on every interaction; use --split temporal-user "
+            "or user-random"
+        )
+    t_val, t_test = (int(np.quantile(ts, q, method="higher")) for q in TEMPORAL_QUANTILES)
+    split.cutoff = t_val
+    split.notes.append(f"global cutoffs: validation from ts {t_val}, test from ts {t_test}")
+    for target, frame in edges.items():
+        when = frame["ts"].to_numpy()
+        rows = np.arange(len(when))
+        dated = when >= 0
+        split.targets[target] = TargetSplit(
+            train=rows[~dated | (when < t_val)],
+            val=rows[dated & (when >= t_val) & (when < t_test)],
+            test=rows[dated & (when >= t_test)],
+        )
+    return split
+
+
+def restrict_cold_user_interests(
+    split: Split, interest_edges: pd.DataFrame, item_edges: pd.DataFrame, events: pd.DataFrame
+) -> None:
+    """A new user keeps only what a new user brings: interests they stated (``explicit``) and
+    the tags they put on their kept interactions. Their other interest edges move to the part
+    (validation or test) their held-out interactions are in. Changes ``split`` in place."""
+    if not len(split.cold_users) or "user_interest" not in split.targets:
+        return
+    item_split = split.targets["user_item"]
+    kept = item_edges.iloc[item_split.train]
+    cold_kept = kept[kept["src"].isin(split.cold_users)]
+    items = np.r_[item_edges["dst"].to_numpy(), events["item"].to_numpy()]
+    width = int(items.max(initial=0)) + 1
+    on_kept = events[
+        np.isin(
+            events["user"].to_numpy() * width + events["item"].to_numpy(),
+            cold_kept["src"].to_numpy() * width + cold_kept["dst"].to_numpy(),
+        )
+    ]
+    shown = set(zip(on_kept["user"].tolist(), on_kept["interest"].tolist(), strict=True))
+    val_users = np.unique(item_edges["src"].to_numpy()[item_split.val])
+    target = split.targets["user_interest"]
+    src, dst = interest_edges["src"].to_numpy(), interest_edges["dst"].to_numpy()
+    explicit = interest_edges["explicit"].to_numpy()
+    train = target.train
+    is_cold = np.isin(src[train], split.cold_users)
+    stays = ~is_cold | explicit[train]
+    stays |= np.fromiter(
+        ((int(u), int(t)) in shown for u, t in zip(src[train], dst[train], strict=True)),
+        dtype=bool,
+        count=len(train),
+    )
+    moved = train[~stays]
+    to_val = np.isin(src[moved], val_users)
+    target.train = train[stays]
+    target.val = np.sort(np.r_[target.val, moved[to_val]]).astype(np.int64)
+    target.test = np.sort(np.r_[target.test, moved[~to_val]]).astype(np.int64)
 
 
 def per_user_holdout(

@@ -13,7 +13,12 @@ users.csv              user_id                                      name, text
 items.csv              item_id                                      title, text
 item_interests.csv     item_id, interest                            kind (default tag), weight
 user_interests.csv     user_id, interest                            kind (default tag), weight
+tag_events.csv         user_id, item_id, interest                   ts (unix seconds)
 =====================  ===========================================  ===========================
+
+``tag_events.csv`` holds tagging events (a user applied a tag to an item): they are kept as
+``TAGGED`` relationships, and the folded ``INTERESTED_IN {source:'tagging'}`` and
+``HAS_INTEREST {source:'user_tag'}`` edges are derived from them (``graphdb.loaders.tag_events``).
 
 Repeated (user, item) rows are folded into one INTERACTED edge: weights add up, the latest
 rating and timestamp win. Interests are normalised like every tag (case, spaces, punctuation).
@@ -35,6 +40,7 @@ from graphdb.loaders.tables import (
     read_rows,
     require_files,
 )
+from graphdb.loaders.tag_events import TagEvents
 from graphdb.schema import Label, RelType
 
 DATASET = "csv"
@@ -147,5 +153,29 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             rels.add(node_id, interest_id, weight=1.0 if weight is None else weight)
         if rels.rows:
             plan.relationships.append(rels)
+    events = TagEvents()
+    for line, row in read(
+        "tag_events.csv",
+        [
+            Column("user_id", parse_text),
+            Column("item_id", parse_text),
+            Column("interest", parse_text),
+            Column("ts", _optional_int, required=False),
+        ],
+    ):
+        interest_id = plan.interests.add(row["interest"], "tag")
+        if interest_id is None:
+            raise DataValidationError(
+                str(data_dir / "tag_events.csv"),
+                "interest has no letters or digits",
+                line=line,
+                column="interest",
+            )
+        user_id = _prefixed(namespace, row["user_id"])
+        item_id = _prefixed(namespace, row["item_id"])
+        users.add(user_id)
+        items.add(item_id)
+        events.add(user_id, item_id, interest_id, row.get("ts"))
+    plan.relationships.extend(events.relationships())
     plan.nodes = [users, items]
     return plan

@@ -4,17 +4,19 @@ Graph produced:
   (:User {id}), (:Item {id, title: artist name, url})
   (:User)-[:INTERACTED {weight: listening count}]->(:Item)
   (:Interest {kind:'tag'}) from tags.dat (Latin-1), normalised like every tag
+  (:User)-[:TAGGED {interest, ts: first, count}]->(:Item)      one per tag assignment
+  and, derived from the assignments (``graphdb.loaders.tag_events``):
   (:User)-[:INTERESTED_IN {source:'tagging', weight: assignments, ts: first}]->(:Interest)
   (:Item)-[:HAS_INTEREST {source:'user_tag', weight: users who assigned it}]->(:Interest)
   (:User)-[:FRIEND]->(:User)   one per directed pair of user_friends.dat
 
 1,538 assignments in the released file tag 390 artists that artists.dat lacks: they still count
-towards the user's interest in the tag, but give no item edge (reported under ``skipped``).
+towards the user's interest in the tag, but give no item edge and no TAGGED event (reported
+under ``skipped``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from graphdb.loaders.tables import (
     read_rows,
     require_files,
 )
+from graphdb.loaders.tag_events import TagEvents
 from graphdb.schema import Label, RelType
 
 DATASET = "lastfm-hetrec"
@@ -103,9 +106,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         tag_names[row["tagID"]] = row["tagValue"]
 
     path = data_dir / "user_taggedartists.dat"
-    user_tag_count: Counter[tuple[str, str]] = Counter()
-    user_tag_first: dict[tuple[str, str], int] = {}
-    item_tag_users: dict[tuple[str, str], set[str]] = {}
+    events = TagEvents()
     unknown_artist = 0
     empty_tag = 0
     for line, row in read_rows(
@@ -136,15 +137,10 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             ) from None
         user_id = _prefixed(namespace, row["userID"])
         users.add(user_id)
-        key = (user_id, interest_id)
-        user_tag_count[key] += 1
-        user_tag_first[key] = min(user_tag_first.get(key, ts), ts)
-        if row["artistID"] not in artist_ids:
-            unknown_artist += 1
-            continue
-        item_tag_users.setdefault((_prefixed(namespace, row["artistID"]), interest_id), set()).add(
-            user_id
-        )
+        known = row["artistID"] in artist_ids
+        unknown_artist += not known
+        item_id = _prefixed(namespace, row["artistID"]) if known else None
+        events.add(user_id, item_id, interest_id, ts)
 
     path = data_dir / "user_friends.dat"
     friends = RelSet(RelType.FRIEND, Label.USER, Label.USER)
@@ -156,15 +152,8 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         users.add(b)
         friends.add(a, b)
 
-    tagging = RelSet(RelType.INTERESTED_IN, Label.USER, Label.INTEREST, source="tagging")
-    for key, count in user_tag_count.items():
-        tagging.add(*key, weight=float(count), ts=user_tag_first[key])
-    user_tag = RelSet(RelType.HAS_INTEREST, Label.ITEM, Label.INTEREST, source="user_tag")
-    for key, taggers in item_tag_users.items():
-        user_tag.add(*key, weight=float(len(taggers)))
-
     plan.nodes = [users, items]
-    plan.relationships = [interacted, tagging, user_tag, friends]
+    plan.relationships = [interacted, *events.relationships(), friends]
     if unknown_artist:
         plan.skipped["item_tag_edges_to_artists_missing_from_artists_dat"] = unknown_artist
     if empty_tag:

@@ -6,6 +6,8 @@ Graph produced:
   (:Interest {kind:'genre'}) <-[:HAS_INTEREST {source:'catalog', weight:1}]- (:Item)
   (:User)-[:INTERACTED {rating, ts, weight = rating / 5}]->(:Item)
   (:Interest {kind:'tag'}) from tags.csv, normalised (case, whitespace, punctuation):
+    (:User)-[:TAGGED {interest, ts: first, count}]->(:Item)      one per tagging event
+    and, derived from the events (``graphdb.loaders.tag_events``):
     (:User)-[:INTERESTED_IN {source:'tagging', weight: times applied, ts: first use}]->(:Interest)
     (:Item)-[:HAS_INTEREST {source:'user_tag', weight: users who applied it}]->(:Interest)
 """
@@ -13,7 +15,6 @@ Graph produced:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 
 from graphdb.errors import DataValidationError
@@ -27,6 +28,7 @@ from graphdb.loaders.tables import (
     read_rows,
     require_files,
 )
+from graphdb.loaders.tag_events import TagEvents
 from graphdb.schema import Label, RelType
 
 DATASET = "movielens-small"
@@ -104,9 +106,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         )
 
     tags = data_dir / "tags.csv"
-    user_tag_count: Counter[tuple[str, str]] = Counter()
-    user_tag_first: dict[tuple[str, str], int] = {}
-    item_tag_users: dict[tuple[str, str], set[str]] = {}
+    events = TagEvents()
     skipped = 0
     for line, row in read_rows(
         tags,
@@ -130,23 +130,10 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             continue
         user_id = _prefixed(namespace, row["userId"])
         users.add(user_id)
-        key = (user_id, interest_id)
-        user_tag_count[key] += 1
-        user_tag_first[key] = min(user_tag_first.get(key, row["timestamp"]), row["timestamp"])
-        item_key = (_prefixed(namespace, row["movieId"]), interest_id)
-        item_tag_users.setdefault(item_key, set()).add(user_id)
-
-    tagging = RelSet(RelType.INTERESTED_IN, Label.USER, Label.INTEREST, source="tagging")
-    for (user_id, interest_id), count in user_tag_count.items():
-        tagging.add(
-            user_id, interest_id, weight=float(count), ts=user_tag_first[(user_id, interest_id)]
-        )
-    user_tag = RelSet(RelType.HAS_INTEREST, Label.ITEM, Label.INTEREST, source="user_tag")
-    for (item_id, interest_id), taggers in item_tag_users.items():
-        user_tag.add(item_id, interest_id, weight=float(len(taggers)))
+        events.add(user_id, _prefixed(namespace, row["movieId"]), interest_id, row["timestamp"])
 
     plan.nodes = [users, items]
-    plan.relationships = [interacted, catalog, tagging, user_tag]
+    plan.relationships = [interacted, catalog, *events.relationships()]
     if skipped:
         plan.skipped["tags_empty_after_normalisation"] = skipped
     return plan

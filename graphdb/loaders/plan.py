@@ -82,21 +82,30 @@ class RelSet:
     """Relationships of one type between two labels, one per (start, end) pair.
 
     ``source`` (when set) is part of the relationship's identity, so a loader's edges never
-    overwrite another source's edges between the same two nodes.
+    overwrite another source's edges between the same two nodes. ``identity`` names one more
+    property that is part of it: a tagging event ``(:User)-[:TAGGED {interest}]->(:Item)`` is one
+    relationship per (user, item, interest), so the same two nodes hold one edge per tag.
     """
 
     rel_type: RelType
     start: Label
     end: Label
     source: str | None = None
-    rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    identity: str | None = None
+    rows: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
 
     def add(self, start_id: str, end_id: str, **props: Any) -> None:
-        """Add one relationship (a repeated pair replaces the earlier); None props are dropped."""
+        """Add one relationship (a repeated key replaces the earlier); None props are dropped."""
         clean = {k: v for k, v in props.items() if v is not None}
         if self.source is not None:
             clean["source"] = self.source
-        self.rows[(start_id, end_id)] = clean
+        self.rows[self.key(start_id, end_id, clean)] = clean
+
+    def key(self, start_id: str, end_id: str, props: dict[str, Any]) -> tuple[str, ...]:
+        """What makes a relationship of this set unique: its ends, plus the identity property."""
+        if self.identity is None:
+            return (start_id, end_id)
+        return (start_id, end_id, str(props[self.identity]))
 
 
 @dataclass
@@ -144,7 +153,7 @@ def _write_relationships(
     """
     sourced = rels.source is not None
     existing = {
-        (record["s"], record["t"]): record["p"]
+        rels.key(record["s"], record["t"], record["p"]): record["p"]
         for record in driver.execute_query(
             queries.existing_relationships(rels.rel_type, rels.start, rels.end, sourced),
             source=rels.source,
@@ -166,7 +175,9 @@ def _write_relationships(
         statement = (
             queries.create_relationships(rels.rel_type, rels.start, rels.end, keys)
             if is_new
-            else queries.update_relationships(rels.rel_type, rels.start, rels.end, keys, sourced)
+            else queries.update_relationships(
+                rels.rel_type, rels.start, rels.end, keys, sourced, rels.identity
+            )
         )
         for batch in _batches(rows, batch_size):
             columns = {f"p_{k}": [props.get(k) for _, props in batch] for k in keys}

@@ -36,3 +36,11 @@ def test_user_text_prefers_profile_and_uses_only_given_edges() -> None:
     # a held-out item that is not passed in cannot appear in the text
     assert "Giant Steps" not in text
     assert user_text() == "A new user with no history yet."
+
+
+def test_listed_tags_inverts_item_text() -> None:
+    from features.texts import WeightedName, item_text, listed_tags
+
+    text = item_text("Heat", 1995, ["Crime"], [WeightedName("heist", 3), WeightedName("la", 1)])
+    assert listed_tags(text) == {"heist", "la"}
+    assert listed_tags(item_text("Heat", 1995, ["Crime"])) == set()

@@ -80,3 +80,44 @@ def test_unknown_interest_kind_is_rejected(tmp_path: Path) -> None:
     )
     with pytest.raises(DataValidationError, match=r"item_interests\.csv:2: .*kind must be one of"):
         generic_csv.parse(folder)
+
+
+def test_tag_events_are_kept_and_fold_into_interest_edges(driver: Driver, tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        interactions="user_id,item_id\nu1,i1\nu2,i1\n",
+        tag_events=(
+            "user_id,item_id,interest,ts\nu1,i1,Heist,30\nu1,i1,heist,10\nu2,i1,Heist,20\n"
+            "u2,i2,Noir,\n"
+        ),
+    )
+    plan = generic_csv.parse(folder)
+    write_plan(driver, plan, progress=False)
+    counts = graph_counts(driver)
+    # one event per (user, item, tag): u1's two spellings of one tag are one event, applied twice
+    assert counts["relationships"]["TAGGED"] == 3
+    event = driver.execute_query(
+        "MATCH (:User {id: 'u1'})-[e:TAGGED {interest: 'heist'}]->(:Item {id: 'i1'}) "
+        "RETURN e.ts AS ts, e.count AS count"
+    ).records[0]
+    assert (event["ts"], event["count"]) == (10, 2)
+    folded = driver.execute_query(
+        "MATCH (:Item {id: 'i1'})-[h:HAS_INTEREST {source: 'user_tag'}]->(t:Interest) "
+        "WHERE t.id = 'heist' "
+        "MATCH (:User {id: 'u1'})-[r:INTERESTED_IN {source: 'tagging'}]->(t) "
+        "RETURN h.weight AS taggers, r.weight AS applied, r.ts AS first"
+    ).records[0]
+    assert (folded["taggers"], folded["applied"], folded["first"]) == (2.0, 2.0, 10)
+    # loading the same folder again writes nothing (the event's interest is part of its identity)
+    again = write_plan(driver, generic_csv.parse(folder), progress=False)
+    assert again["written"]["TAGGED"] == {"created": 0, "updated": 0, "unchanged": 3}
+
+
+def test_bad_tag_event_names_file_and_line(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        interactions="user_id,item_id\nu,i\n",
+        tag_events="user_id,item_id,interest,ts\nu,i,jazz,5\nu,i,!!!,6\n",
+    )
+    with pytest.raises(DataValidationError, match=r"tag_events\.csv:3: .*no letters or digits"):
+        generic_csv.parse(folder)

@@ -37,6 +37,16 @@ def test_counts_match_the_source_files(driver: Driver, datasets_dir: Path) -> No
     assert weights["user_side"] == 186479  # every tag assignment of the file
     assert weights["item_side"] == len(known.drop_duplicates(["userID", "artistID", "interest"]))
     assert report["written"]["FRIEND"]["created"] == 25434
+    # every assignment of a catalogue artist is kept as an event, one per (user, artist, tag)
+    events = known.drop_duplicates(["userID", "artistID", "interest"])
+    assert counts["relationships"]["TAGGED"] == len(events)
+    # and the folded item edges are exactly what the events give
+    derived = driver.execute_query(
+        "MATCH (:User)-[e:TAGGED]->(i:Item) WITH i, e.interest AS t, count(*) AS users "
+        "MATCH (i)-[h:HAS_INTEREST {source: 'user_tag'}]->(:Interest {id: t}) "
+        "RETURN count(*) AS pairs, sum(CASE WHEN h.weight = users THEN 1 ELSE 0 END) AS equal"
+    ).records[0]
+    assert derived["pairs"] == derived["equal"] == by_source["HAS_INTEREST:user_tag"]
     skipped = lastfm.parse(folder).skipped
     assert skipped["item_tag_edges_to_artists_missing_from_artists_dat"] == 1538
     non_ascii = sorted({t for t in assigned["tagValue"] if not t.isascii()})

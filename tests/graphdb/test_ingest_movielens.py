@@ -51,6 +51,17 @@ def test_counts_match_the_source_files(loaded: Driver, datasets_dir: Path) -> No
         "MATCH ()-[r:INTERESTED_IN {source: 'tagging'}]->() RETURN sum(r.weight) AS n"
     ).records[0]["n"]
     assert total == len(tags)
+    # tagging events are kept, one per (user, movie, tag), with the first time it was applied
+    events = tags.groupby(["userId", "movieId", "interest"])["timestamp"].min()
+    assert counts["relationships"]["TAGGED"] == len(events)
+    (user, movie, interest), first = next(iter(events.items()))
+    stored = loaded.execute_query(
+        "MATCH (:User {id: $u})-[e:TAGGED {interest: $t}]->(:Item {id: $i}) RETURN e.ts AS ts",
+        u=str(user),
+        i=str(movie),
+        t=interest,
+    ).records
+    assert [r["ts"] for r in stored] == [first]
 
 
 def test_properties_are_parsed(loaded: Driver) -> None:

@@ -1,12 +1,17 @@
 """A small real graph for training tests: the 150 most active MovieLens users on the 300 most
-rated movies (their genres and tags), loaded through the generic CSV loader, embedded with the
-real MiniLM, and the CLI pointed at it."""
+rated movies (their genres and their tagging events), loaded through the generic CSV loader,
+embedded with the real MiniLM, and the CLI pointed at it.
+
+Besides MovieLens' own tag events, 60 canary events each put a tag no one else uses
+(``canary tag N``) on one rated movie: a canary is visible to the model only if its one event
+was counted, which is what the leak tests look for."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from neo4j import Driver
@@ -18,6 +23,8 @@ from graphdb.connection import Neo4jTarget
 from graphdb.loaders import generic_csv
 from graphdb.loaders.plan import write_plan
 from interestgraph.embedding_job import embed_graph
+
+CANARIES = 60
 
 
 def write_movielens_subset(source: Path, folder: Path, users: int = 150, items: int = 300) -> None:
@@ -41,18 +48,20 @@ def write_movielens_subset(source: Path, folder: Path, users: int = 150, items: 
     genres.assign(kind="genre").rename(columns={"movieId": "item_id"})[
         ["item_id", "interest", "kind"]
     ].to_csv(folder / "item_interests.csv", index=False)
-    user_tags = tags[tags["userId"].isin(top_users)]
-    # users' genre interests: the genres of the movies they rated 4.5 or more (explicit taste)
-    liked = ratings[ratings["rating"] >= 4.5].merge(
-        genres.rename(columns={"movieId": "item_id_"}), left_on="movieId", right_on="item_id_"
+    events = tags[tags["userId"].isin(top_users) & tags["movieId"].isin(top_items)]
+    canaries = ratings.sample(CANARIES, random_state=7)
+    canaries = canaries.assign(tag=[f"canary tag {k}" for k in range(CANARIES)])
+    pd.concat([events, canaries])[["userId", "movieId", "tag", "timestamp"]].rename(
+        columns={"userId": "user_id", "movieId": "item_id", "tag": "interest", "timestamp": "ts"}
+    ).to_csv(folder / "tag_events.csv", index=False)
+    # stated interests (what a new user brings): two genres per user, drawn independently of
+    # their ratings, so that no held-out rating shapes them
+    rng = np.random.default_rng(3)
+    names = sorted(set(genres["interest"]))
+    stated = [(u, g) for u in top_users[::3] for g in rng.choice(names, 2, replace=False)]
+    pd.DataFrame(stated, columns=["user_id", "interest"]).assign(kind="genre").to_csv(
+        folder / "user_interests.csv", index=False
     )
-    interests = pd.concat(
-        [
-            user_tags.rename(columns={"userId": "user_id", "tag": "interest"}).assign(kind="tag"),
-            liked.rename(columns={"userId": "user_id"}).assign(kind="genre"),
-        ]
-    )[["user_id", "interest", "kind"]].drop_duplicates()
-    interests.to_csv(folder / "user_interests.csv", index=False)
 
 
 @pytest.fixture(scope="module")

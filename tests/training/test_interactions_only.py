@@ -21,14 +21,16 @@ def test_interactions_only_dataset_trains_and_predicts(driver: Driver, tmp_path:
     assert _json(["embed", "--device", "cpu"])[0] == 0
     code, exported = _json(["export"])
     assert code == 0 and exported["nodes"]["interest"] == 0
-    for split in ("temporal", "item-cold", "user-cold", "user-random"):
+    code, out = _json(["train", "--split", "temporal", "--epochs", "3"])
+    assert code == 1 and "timestamp" in out["error"]
+    for split in ("temporal-user", "item-cold", "user-cold", "user-random"):
         code, out = _json(
             ["train", "--split", split, "--epochs", "3", "--baselines", "popularity,lightgcn"]
         )
         assert code == 0, out
         assert out["metrics"]["user_interest"] == {"users": 0}
         assert out["metrics"]["user_item"]["users"] > 0
-        if split == "temporal":
+        if split == "temporal-user":
             assert "no timestamps" in out["split_summary"]["notes"][0]
     checkpoint = out["checkpoint"]
     code, out = _json(["predict", "--checkpoint", checkpoint, "--k", "3"])

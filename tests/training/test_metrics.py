@@ -60,3 +60,31 @@ def test_slices_count_only_the_candidate_pool() -> None:
     result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
     assert result["recall@10"] == 1.0
     assert sum(result["slices"][f"items_{n}"]["items"] for n in ("head", "torso", "tail")) == 10
+
+
+def test_ties_are_broken_pessimistically() -> None:
+    # a scorer that ties everything ranks the relevant candidate below all 24 others
+    scores = torch.zeros(1, 25)
+    task = _task([(0, 7)], exclude=[])
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    assert abs(result["mrr"] - 1 / 25) < 1e-6
+    assert result["mrr@10"] == 0.0 and result["mrr@20"] == 0.0
+    assert result["auc"] == 0.5
+
+
+def test_mrr_at_k_cuts_at_k() -> None:
+    scores = torch.arange(25, 0, -1, dtype=torch.float).unsqueeze(0)
+    task = _task([(0, 14)], exclude=[])  # rank 15
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    assert result["mrr@10"] == 0.0
+    assert abs(result["mrr@20"] - 1 / 15) < 1e-6
+
+
+def test_auc_negatives_are_distinct_and_never_relevant_or_excluded() -> None:
+    # 25 candidates, 1 relevant, 3 excluded: all 21 eligible negatives are drawn exactly once,
+    # so the AUC is exact: the relevant candidate (rank 11) beats the 10 negatives below it
+    scores = torch.arange(25, 0, -1, dtype=torch.float).unsqueeze(0)
+    task = _task([(0, 10)], exclude=[(0, 0), (0, 1), (0, 24)])
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    eligible_below = sum(1 for c in range(11, 24))  # 11..23, excluded 24 left out
+    assert abs(result["auc"] - eligible_below / 21) < 1e-6

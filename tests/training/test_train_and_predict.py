@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from neo4j import Driver
 
 from graphdb.snapshot import read_snapshot, write_snapshot
@@ -306,4 +307,115 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
     trained_recall = tuned["baselines"]["lightgcn"]["user_item"]["recall@20"]
     assert again["baselines"]["lightgcn"]["user_item"]["recall@20"] == pytest.approx(
         trained_recall, abs=1e-3
+    )
+
+
+def test_predict_scores_untrained_items_from_text_alone(
+    small_graph: Path, snapshot_dir: Path
+) -> None:
+    from interestgraph.predict_job import production_graph
+    from training.checkpoint import load_checkpoint
+    from training.experiment import load_trained
+
+    folder = small_graph / "ckpt-cold"
+    code, payload = _json(
+        [
+            "train",
+            "--split",
+            "item-cold",
+            *FAST,
+            "--variants",
+            "full",
+            "--baselines",
+            "content",
+            "--out",
+            str(folder),
+        ]
+    )
+    assert code == 0, payload
+    assert "content" in payload["baselines"]
+    cold = payload["split_summary"]["cold_items"]
+    ckpt = load_checkpoint(folder)
+    untrained = ~ckpt.trained_nodes["item"]
+    assert untrained.sum() >= cold > 0
+    snapshot = read_snapshot(snapshot_dir)
+    graph, _ = production_graph(ckpt, snapshot)
+    # the production graph has every edge, yet only the checkpoint's trained rows get ids
+    assert np.array_equal(graph.id_mask["item"].numpy(), ckpt.trained_nodes["item"])
+    model = load_trained(ckpt.target_configs, graph, ckpt.state)
+    users = torch.arange(graph.num_nodes["user"])
+    with torch.no_grad():
+        before = model.matrix(model.embed(graph), "user_item", users)
+        for network in model.models.values():  # scramble every untrained id row
+            table = network.encoder.ids["item"].weight
+            table[torch.from_numpy(untrained)] = torch.randn(int(untrained.sum()), table.shape[1])
+        after = model.matrix(model.embed(graph), "user_item", users)
+    assert torch.allclose(before, after)
+
+
+def test_seeds_report_spread_and_refit_trains_on_every_edge(
+    small_graph: Path, snapshot_dir: Path
+) -> None:
+    from training.checkpoint import load_checkpoint
+
+    folder = small_graph / "ckpt-refit"
+    split_dir = small_graph / "split-files"
+    code, payload = _json(
+        [
+            "train",
+            *FAST,
+            "--seeds",
+            "0,1",
+            "--refit",
+            "--variants",
+            "full,lightgcn",
+            "--baselines",
+            "popularity",
+            "--save-split",
+            str(split_dir),
+            "--out",
+            str(folder),
+        ]
+    )
+    assert code == 0, payload
+    assert payload["seeds"] == [0, 1] and payload["refit"] is True
+    recall = payload["spread"]["ours"]["user_item"]["recall@20"]
+    assert (
+        len(recall["values"]) == 2
+        and recall["mean"] == payload["metrics"]["user_item"]["recall@20"]
+    )
+    assert set(payload["training"]["per_seed"][0]["ours"]["chosen_variant"].values()) <= {
+        "full",
+        "lightgcn",
+    }
+    ckpt = load_checkpoint(folder)
+    snapshot = read_snapshot(snapshot_dir)
+    interacted = snapshot.edges["interacted"]
+    # refitted on every edge: every user and item with an interaction has a trained id row
+    assert ckpt.trained_nodes["item"][np.unique(interacted["dst"])].all()
+    assert ckpt.trained_nodes["user"][np.unique(interacted["src"])].all()
+    code, out = _json(["evaluate", "--checkpoint", str(folder)])
+    assert code == 1 and "refitted" in out["error"]
+    code, out = _json(["predict", "--checkpoint", str(folder), "--k", "5"])
+    assert code == 0, out
+    # the saved split reads back as a published split over the same edges
+    assert {p.name for p in split_dir.iterdir()} >= {"train.txt", "test.txt", "user_list.txt"}
+    code, out = _json(
+        [
+            "train",
+            *FAST,
+            "--published",
+            str(split_dir),
+            "--variants",
+            "full",
+            "--baselines",
+            "none",
+            "--out",
+            str(small_graph / "ckpt-published"),
+        ]
+    )
+    assert code == 0, out
+    assert (
+        out["split_summary"]["edges"]["user_item"]["test"]
+        == (payload["split_summary"]["edges"]["user_item"]["test"])
     )
