@@ -11,6 +11,10 @@ the events that are *training events*. An event ``(user, item, tag, ts)`` counts
 4. when its user is a cold user, ``(user, item)`` is one of the user's kept interactions;
 5. when the split has a time cutoff, it happened before the cutoff.
 
+A user→tag pair derived from events stays a training pair only if one of its own events passes
+rules 2–5, and its weight counts those events (:func:`settle_event_interests`); otherwise
+user → tag ← item would reach the held-out item its only events were on.
+
 From the training events: item→tag edges (``user_tag``, weight = distinct taggers) and the tag
 part of item texts. Catalogue edges (``catalog``, ``explicit``) are facts a new item brings and
 stay. LLM-proposed edges (``llm``) are left out: the tagger was fitted on every item's tags.
@@ -52,28 +56,22 @@ def pair_keys(src: np.ndarray, dst: np.ndarray, width: int) -> np.ndarray:
     return np.asarray(src, dtype=np.int64) * np.int64(width) + np.asarray(dst, dtype=np.int64)
 
 
-def training_events(
+def visible_events(
     snapshot: Snapshot, targets: dict[str, pd.DataFrame], split: Split | None
 ) -> np.ndarray:
-    """Which tagging events are training events (rules 1–5 of the module docstring)."""
+    """Rules 2–5 of the module docstring: events not tied to a held-out interaction, a cold
+    item, a cold user's held-out item or a time after the cutoff."""
     events = snapshot.tag_events
     count = len(events)
     if split is None or count == 0:
         return np.ones(count, dtype=bool)
     users, items = events["user"].to_numpy(), events["item"].to_numpy()
-    interests = events["interest"].to_numpy()
-    n_items, n_interests = snapshot.num_nodes("item"), snapshot.num_nodes("interest")
-    interest_frame = targets["user_interest"]
-    interest_train = interest_frame.iloc[split.targets["user_interest"].train]
-    keep = np.isin(
-        pair_keys(users, interests, n_interests),
-        pair_keys(interest_train["src"], interest_train["dst"], n_interests),
-    )
+    n_items = snapshot.num_nodes("item")
     item_frame = targets["user_item"]
     item_split = split.targets["user_item"]
     held = item_frame.iloc[np.concatenate([item_split.val, item_split.test])]
     event_pairs = pair_keys(users, items, n_items)
-    keep &= ~np.isin(event_pairs, pair_keys(held["src"], held["dst"], n_items))
+    keep = ~np.isin(event_pairs, pair_keys(held["src"], held["dst"], n_items))
     keep &= ~np.isin(items, split.cold_items)
     if len(split.cold_users):
         kept = item_frame.iloc[item_split.train]
@@ -83,6 +81,71 @@ def training_events(
     if split.cutoff is not None:
         keep &= events["ts"].to_numpy() < split.cutoff
     return keep
+
+
+def training_events(
+    snapshot: Snapshot, targets: dict[str, pd.DataFrame], split: Split | None
+) -> np.ndarray:
+    """Which tagging events are training events (rules 1–5 of the module docstring)."""
+    keep = visible_events(snapshot, targets, split)
+    if split is None or not len(keep):
+        return keep
+    events = snapshot.tag_events
+    n_interests = snapshot.num_nodes("interest")
+    interest_train = targets["user_interest"].iloc[split.targets["user_interest"].train]
+    return keep & np.isin(
+        pair_keys(events["user"], events["interest"], n_interests),
+        pair_keys(interest_train["src"], interest_train["dst"], n_interests),
+    )
+
+
+def settle_event_interests(
+    snapshot: Snapshot, targets: dict[str, pd.DataFrame], split: Split | None
+) -> None:
+    """Keep a user→tag pair that came from tagging events in training only if one of its own
+    events is visible, and count its weight from visible events alone.
+
+    A user who tagged one movie ``heist``, whose rating of it is a test answer, would otherwise
+    keep ``(user, heist)`` as a training edge, and user → heist ← movie would reach the answer.
+    Such a pair moves to validation if one of its events' interactions is a validation pair,
+    else to test (it is then an interest to predict). A stated (``explicit``) pair stays.
+    Changes ``split`` and the weights of ``targets["user_interest"]`` in place."""
+    events = snapshot.tag_events
+    if split is None or not len(events):
+        return
+    n_interests = snapshot.num_nodes("interest")
+    frame = targets["user_interest"]
+    part = split.targets["user_interest"]
+    visible = visible_events(snapshot, targets, split)
+    event_keys = pair_keys(events["user"], events["interest"], n_interests)
+    frame_keys = pair_keys(frame["src"], frame["dst"], n_interests)
+    train_keys = frame_keys[part.train]
+    from_events = np.isin(train_keys, event_keys) & ~frame["explicit"].to_numpy()[part.train]
+    backed = np.isin(train_keys, event_keys[visible])
+    moved = part.train[from_events & ~backed]
+    if len(moved):
+        item_split = split.targets["user_item"]
+        val_items = targets["user_item"].iloc[item_split.val]
+        val_keys = pair_keys(val_items["src"], val_items["dst"], snapshot.num_nodes("item"))
+        hidden = events[~visible]
+        hidden_in_val = np.isin(
+            pair_keys(hidden["user"], hidden["item"], snapshot.num_nodes("item")), val_keys
+        )
+        to_val = np.isin(
+            frame_keys[moved],
+            pair_keys(hidden["user"], hidden["interest"], n_interests)[hidden_in_val],
+        )
+        part.train = np.setdiff1d(part.train, moved)
+        part.val = np.sort(np.r_[part.val, moved[to_val]]).astype(np.int64)
+        part.test = np.sort(np.r_[part.test, moved[~to_val]]).astype(np.int64)
+    counted = events[training_events(snapshot, targets, split)]
+    counts = counted.groupby(["user", "interest"]).size()
+    rows = part.train[np.isin(frame_keys[part.train], event_keys)]
+    rows = rows[~frame["explicit"].to_numpy()[rows]]
+    index = pd.MultiIndex.from_arrays(
+        [frame["src"].to_numpy()[rows], frame["dst"].to_numpy()[rows]]
+    )
+    frame.loc[rows, "weight"] = counts.reindex(index).to_numpy(dtype=np.float32)
 
 
 def derive_context(

@@ -24,7 +24,7 @@ from gnn.models import (
     matrix_factorisation,
 )
 from graphdb.snapshot import Snapshot
-from training.context import TrainingContext, derive_context
+from training.context import TrainingContext, derive_context, settle_event_interests
 from training.data import (
     TextEncoderFn,
     build_graph,
@@ -162,6 +162,7 @@ def prepare(
         restrict_cold_user_interests(
             split, targets["user_interest"], targets["user_item"], snapshot.tag_events
         )
+    settle_event_interests(snapshot, targets, split)
     pairs = training_pairs(targets, split)
     context = derive_context(snapshot, targets, split)
     texts = user_texts(snapshot, targets, pairs, use_profiles)

@@ -102,9 +102,22 @@ def assert_nothing_leaks(prepared: Prepared) -> None:
         held_pairs = _pairs(prepared.targets[target], np.r_[part.val, part.test])
         index = graph.edge_index[edge_type].numpy()
         assert not held_pairs & set(zip(index[0].tolist(), index[1].tolist(), strict=True))
-    # 4. the interest graph holds no co-occurrence counts
+    # 4. a training user→tag pair that came from events is backed by a visible event of its
+    # own (else user → tag ← item would reach the held-out item its only events were on),
+    # and its weight counts visible events only
+    interests = prepared.targets["user_interest"]
+    train = interests.iloc[prepared.split.targets["user_interest"].train]
+    tagged_pairs = set(zip(events["user"].tolist(), events["interest"].tolist(), strict=True))
+    visible_counts = visible.groupby(["user", "interest"]).size()
+    for user, tag, explicit, weight in zip(
+        train["src"], train["dst"], train["explicit"], train["weight"], strict=True
+    ):
+        if (user, tag) in tagged_pairs and not explicit:
+            assert (user, tag) in visible_counts.index, (user, names[tag])
+            assert weight == visible_counts[(user, tag)], (user, names[tag])
+    # 5. the interest graph holds no co-occurrence counts
     assert set(context.related_to["source"]) <= {"embedding"}
-    # 5. canaries of held-out events appear nowhere
+    # 6. canaries of held-out events appear nowhere
     hidden = {str(names[i]) for i in events.loc[held, "interest"] if "canary" in str(names[i])}
     shown = {str(names[i]) for i in visible["interest"]}
     for canary in hidden - shown:

@@ -77,7 +77,7 @@ def test_mrr_at_k_cuts_at_k() -> None:
     task = _task([(0, 14)], exclude=[])  # rank 15
     result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
     assert result["mrr@10"] == 0.0
-    assert abs(result["mrr@20"] - 1 / 15) < 1e-6
+    assert abs(result["mrr@20"] - 1 / 15) < 1e-4  # figures are rounded to 5 places
 
 
 def test_auc_negatives_are_distinct_and_never_relevant_or_excluded() -> None:
@@ -87,4 +87,4 @@ def test_auc_negatives_are_distinct_and_never_relevant_or_excluded() -> None:
     task = _task([(0, 10)], exclude=[(0, 0), (0, 1), (0, 24)])
     result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
     eligible_below = sum(1 for c in range(11, 24))  # 11..23, excluded 24 left out
-    assert abs(result["auc"] - eligible_below / 21) < 1e-6
+    assert abs(result["auc"] - eligible_below / 21) < 1e-4

@@ -33,7 +33,9 @@ def _pairs(frame: pd.DataFrame, rows: np.ndarray) -> set[tuple[int, int]]:
     return set(zip(frame["src"].to_numpy()[rows], frame["dst"].to_numpy()[rows], strict=True))
 
 
-@pytest.mark.parametrize("mode", ["user-random", "temporal", "item-cold", "user-cold"])
+@pytest.mark.parametrize(
+    "mode", ["user-random", "temporal", "temporal-user", "item-cold", "user-cold"]
+)
 def test_parts_are_disjoint_and_cover_every_edge(ratings: pd.DataFrame, mode: str) -> None:
     split = make_split(mode, {"user_item": ratings}, int(ratings["dst"].max()) + 1, seed=3)
     part = split.targets["user_item"]
@@ -58,8 +60,8 @@ def test_user_random_shares_and_seeds(ratings: pd.DataFrame) -> None:
     assert (test_counts.reindex(counts.index) == expected).all()
 
 
-def test_temporal_holds_out_each_users_latest(ratings: pd.DataFrame) -> None:
-    part = make_split("temporal", {"user_item": ratings}, 0, seed=0).targets["user_item"]
+def test_temporal_user_holds_out_each_users_latest(ratings: pd.DataFrame) -> None:
+    part = make_split("temporal-user", {"user_item": ratings}, 0, seed=0).targets["user_item"]
     train_last = ratings.iloc[part.train].groupby("src")["ts"].max()
     val_first = ratings.iloc[part.val].groupby("src")["ts"].min()
     test_first = ratings.iloc[part.test].groupby("src")["ts"].min()

@@ -23,7 +23,7 @@ from tests.cli_json import run_json as _json
 from training.experiment import ModelConfig, graph_for, prepare
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = ["--epochs", "10", "--dim", "32", "--batch-size", "2048"]
+FAST = ["--epochs", "10", "--dim", "32", "--batch-size", "2048", "--variants", "full,lightgcn"]
 METRIC_KEYS = {"recall@20", "ndcg@20", "hit@20", "mrr", "auc", "coverage", "novelty", "diversity"}
 
 
@@ -69,9 +69,17 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
         "mf_bpr",
         "lightgcn",
         "llm_cosine",
+        "content",
+        "interest_profile",
         "interests_of_items",
     }
     assert "user_item" not in trained["baselines"]["interests_of_items"]
+    assert "user_interest" not in trained["baselines"]["interest_profile"]
+    assert {"mrr@10", "mrr@20"} <= set(trained["metrics"]["user_item"])
+    chosen = trained["training"]["ours"]["chosen_variant"]
+    validation = trained["training"]["ours"]["validation_recall@20"]
+    for target, variant in chosen.items():  # the shipped variant is the best on validation
+        assert validation[variant][target] == max(v[target] for v in validation.values())
     slices = trained["metrics"]["user_item"]["slices"]
     users = sum(slices[s]["users"] for s in ("users_le_5", "users_6_20", "users_gt_20"))
     assert users == trained["metrics"]["user_item"]["users"]
