@@ -1,6 +1,9 @@
-"""Markdown tables (mean ± sd over seeds) from ``interestgraph train --seeds … --json`` output.
+"""Markdown tables (mean ± sd over seeds) from ``interestgraph train --seeds … --json`` output,
+or from several single-seed ``train --seed N --json`` outputs of the same split (combined with
+``training.spread.aggregate``, so seeds can run as separate jobs or on separate machines).
 
     python benchmarks/spread_table.py run.json [--target user_item] [--metrics recall@20,ndcg@20]
+    python benchmarks/spread_table.py seed0.json seed1.json seed2.json
 
 One row per model, best mean first; each cell ``mean ± sd``; a last column gives ours over the
 row's model on the first metric (ratio of means) with the seeds' spread of that ratio.
@@ -13,6 +16,8 @@ import json
 import math
 import sys
 from pathlib import Path
+
+from training.spread import aggregate
 
 
 def ratio_spread(ours: list[float], other: list[float]) -> str:
@@ -52,11 +57,12 @@ def table(payload: dict, target: str, metrics: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("run", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--target", default="user_item")
     parser.add_argument("--metrics", default="recall@20,ndcg@20,recall@10,mrr@20")
     args = parser.parse_args()
-    payload = json.loads(args.run.read_text().strip().splitlines()[-1])
+    payloads = [json.loads(p.read_text().strip().splitlines()[-1]) for p in args.runs]
+    payload = payloads[0] if len(payloads) == 1 and "spread" in payloads[0] else aggregate(payloads)
     sys.stdout.write(table(payload, args.target, args.metrics.split(",")) + "\n")
 
 
