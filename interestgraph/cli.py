@@ -428,10 +428,12 @@ def demo(
         if "train" in payload:
             done, run = payload["train"], payload["predict"]
             ours = done["metrics"]["user_item"]["recall@20"]
-            popular = done["baselines"]["popularity"]["user_item"]["recall@20"]
+            base = {n: m["user_item"]["recall@20"] for n, m in done["baselines"].items()}
+            chosen = done["training"]["ours"]["chosen_variant"]
             console.print(
-                f"Trained {done['model']} on {done['device']}: test Recall@20 {ours} "
-                f"(popularity {popular}); checkpoint {done['checkpoint']}",
+                f"Trained {done['model']} on {done['device']} (variants chosen on validation: "
+                f"{chosen}): test Recall@20 {ours} (baselines {base}); refitted on every edge "
+                f"into {done['checkpoint']}",
                 highlight=False,
             )
             console.print(
