@@ -303,14 +303,13 @@ def train(
     data, snapshot_path = snapshot_at(snapshot, as_json)
     started = time.perf_counter()
     encode = user_text_encoder(data, text_model, device, as_json)
-    runs = [
-        _prepare(data, user_profiles, split, published, id_prefix, s, encode, as_json)
-        for s in seed_list[:1]
-    ]
+    first = _prepare(
+        data, user_profiles, split, published, id_prefix, seed_list[0], encode, as_json
+    )
     if save_split is not None:
-        _save_split(runs[0], save_split, as_json)
+        _save_split(first, save_split, as_json)
     payload = train_and_save(
-        runs[0],
+        first,
         config,
         chosen,
         torch_device,
