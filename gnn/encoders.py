@@ -95,6 +95,9 @@ class HeteroEncoder(nn.Module):
                 parts.append(self.project[node_type](graph.x[node_type]))
             if self.use_ids:
                 ids = self.ids[node_type].weight
+                added = graph.num_nodes[node_type] - len(ids)
+                if added > 0:  # nodes added after training (a new user served inductively)
+                    ids = torch.cat([ids, ids.new_zeros(added, ids.shape[1])])
                 mask = graph.id_mask.get(node_type)
                 parts.append(ids * mask.unsqueeze(-1).to(ids.dtype) if mask is not None else ids)
             out[node_type] = self.dropout(torch.stack(parts).sum(0))

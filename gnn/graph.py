@@ -64,6 +64,28 @@ class Graph:
         """The edge types, less the relations in ``exclude`` and their reverses."""
         return [e for e in self.edge_index if relation_name(e) not in exclude]
 
+    def with_node(self, node_type: str, x: Tensor, links: dict[EdgeType, Tensor]) -> Graph:
+        """A copy with one more ``node_type`` node (features ``x``, no id embedding) linked by
+        each ``(node_type, relation, dst_type)`` in ``links`` to the given destination rows,
+        in both directions: how a user the graph does not know is scored inductively."""
+        row = self.num_nodes[node_type]
+        edge_index = dict(self.edge_index)
+        for (src_type, relation, dst_type), dst in links.items():
+            if src_type != node_type or (src_type, relation, dst_type) not in edge_index:
+                raise ValueError(f"no relation {(src_type, relation, dst_type)} in the graph")
+            new = torch.stack([torch.full_like(dst, row), dst])
+            forward = (src_type, relation, dst_type)
+            reverse = (dst_type, f"rev_{relation}", src_type)
+            edge_index[forward] = torch.cat([edge_index[forward], new], 1)
+            edge_index[reverse] = torch.cat([edge_index[reverse], new.flip(0)], 1)
+        features = dict(self.x)
+        if node_type in features:
+            features[node_type] = torch.cat([features[node_type], x.reshape(1, -1)])
+        masks = dict(self.id_mask)
+        if node_type in masks:
+            masks[node_type] = torch.cat([masks[node_type], masks[node_type].new_zeros(1)])
+        return Graph({**self.num_nodes, node_type: row + 1}, edge_index, features, masks)
+
     def to(self, device: torch.device | str) -> Graph:
         moved = replace(
             self,

@@ -105,7 +105,10 @@ def _is_our_launcher(pid: int) -> bool:
 
 
 def _port_free(port: int) -> bool:
+    """Whether nothing listens on ``port``. SO_REUSEADDR, as the JVM sets it for Bolt, so that
+    connections of a just-stopped Neo4j lingering in TIME_WAIT don't block a restart."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

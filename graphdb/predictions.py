@@ -53,7 +53,8 @@ RETURN r.id AS id
 
 CURRENT_RUN = """
 MATCH (r:PredictionRun {status: 'current'})
-RETURN r.id AS id, r.model AS model, r.k AS k, r.targets AS targets, r.created AS created
+RETURN r.id AS id, r.model AS model, r.k AS k, r.targets AS targets, r.created AS created,
+       r.checkpoint AS checkpoint
 """
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from neo4j import Driver
+from neo4j import Driver, ManagedTransaction
 
 from graphdb.schema import Label
 
@@ -160,6 +160,16 @@ def await_indexes(driver: Driver, database: str | None = None) -> None:
     driver.execute_query("CALL db.awaitIndexes(600)", database_=database)
 
 
+def _similar_statement(label: Label) -> str:
+    return (
+        f"MATCH (n:{Label(label).value} {{id: $id}}) WHERE n.embedding IS NOT NULL "
+        "CALL db.index.vector.queryNodes($index, $k + 1, n.embedding) YIELD node, score "
+        "WHERE node <> n "
+        "RETURN node.id AS id, coalesce(node.title, node.name, node.id) AS name, score "
+        "ORDER BY score DESC LIMIT $k"
+    )
+
+
 def similar_nodes(
     driver: Driver,
     label: Label,
@@ -169,20 +179,23 @@ def similar_nodes(
     database: str | None = None,
 ) -> list[dict[str, Any]]:
     """The ``k`` nodes of ``target`` (default: the same label) nearest to a node's embedding."""
-    target = target or label
     records = driver.execute_query(
-        f"MATCH (n:{Label(label).value} {{id: $id}}) WHERE n.embedding IS NOT NULL "
-        "CALL db.index.vector.queryNodes($index, $k + 1, n.embedding) YIELD node, score "
-        "WHERE node <> n "
-        "RETURN node.id AS id, coalesce(node.title, node.name, node.id) AS name, score "
-        "ORDER BY score DESC LIMIT $k",
+        _similar_statement(label),
         id=node_id,
-        index=index_name(target),
+        index=index_name(target or label),
         k=k,
         database_=database,
         routing_="r",
     ).records
     return [r.data() for r in records]
+
+
+def similar_nodes_in(
+    tx: ManagedTransaction, label: Label, node_id: str, k: int, target: Label | None = None
+) -> list[dict[str, Any]]:
+    """:func:`similar_nodes` inside the caller's transaction."""
+    result = tx.run(_similar_statement(label), id=node_id, index=index_name(target or label), k=k)
+    return result.data()
 
 
 def has_node(driver: Driver, label: Label, node_id: str, database: str | None = None) -> bool:

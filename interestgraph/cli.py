@@ -27,14 +27,10 @@ from graphdb.local import LocalNeo4j
 from graphdb.schema import Label
 from graphdb.stats import graph_counts
 from graphdb.vectors import has_node, similar_nodes
-from interestgraph import model_commands
-from interestgraph.common import JsonFlag, embedding_cache, graph, load_encoder
-from interestgraph.embedding_job import embed_graph
-from interestgraph.interest_jobs import canonicalize_interests, relate_interests
+from interestgraph import model_commands, serve_command
+from interestgraph.common import JsonFlag, embedding_cache, graph, load_encoder, reported
 from interestgraph.output import emit, fail, table
-from interestgraph.profile_job import write_profiles
 from interestgraph.settings import Settings
-from interestgraph.tagging_job import tag_interests
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The local Neo4j (the embedded default).", no_args_is_help=True)
@@ -205,6 +201,8 @@ def embed(
     as_json: JsonFlag = False,
 ) -> None:
     """Give every User, Item and Interest a text embedding, written back with vector indexes."""
+    from interestgraph.embedding_job import embed_graph
+
     encoder = load_encoder(model, device, batch_size, as_json)
     with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
         report = embed_graph(driver, encoder, cache, database)
@@ -252,6 +250,8 @@ def tag_interests_command(
     as_json: JsonFlag = False,
 ) -> None:
     """LLM interest recognition from item text, evaluated on held-out items, written as 'llm'."""
+    from interestgraph.tagging_job import tag_interests
+
     encoder = load_encoder(model, device, 64, as_json)
     with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
         try:
@@ -273,6 +273,8 @@ def canonicalize_interests_command(
 ) -> None:
     """Merge near-duplicate interests (sci-fi, scifi, Sci Fi, science fiction) into one, keeping
     every spelling as an alias and every item/user edge."""
+    from interestgraph.interest_jobs import canonicalize_interests
+
     encoder = load_encoder(model, device, 64, as_json)
     with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
         report = canonicalize_interests(driver, encoder, cache, min_similarity, write, database)
@@ -290,6 +292,8 @@ def relate_interests_command(
 ) -> None:
     """Build the interest graph: RELATED_TO {weight, source} from co-occurrence (Jaccard over
     items and users) and embedding similarity, top-N per interest."""
+    from interestgraph.interest_jobs import relate_interests
+
     with graph(as_json) as (driver, database):
         report = relate_interests(driver, top_n, min_count, min_similarity, database)
     emit(report, as_json)
@@ -315,6 +319,8 @@ def generate_profiles_command(
     as_json: JsonFlag = False,
 ) -> None:
     """LLM-written profiles into User.text / Item.text (then run `embed`)."""
+    from interestgraph.profile_job import write_profiles
+
     label = _label(kind, as_json)
     if generator.startswith("transformers:"):
         try:
@@ -346,6 +352,8 @@ def load_profiles_command(
 ) -> None:
     """Precomputed LLM profiles (CoLaKG JSON) into User.text / Item.text, through the same
     path as generated ones."""
+    from interestgraph.profile_job import write_profiles
+
     reports = []
     with graph(as_json) as (driver, database), _profile_cache(Settings()) as cache:
         for label, stem in ((Label.USER, "user"), (Label.ITEM, "item")):
@@ -394,6 +402,8 @@ def demo(
     """The main job end to end on the embedded default: start Neo4j, ingest movielens-small,
     embed every node, export a snapshot, train the hetero GNN (chosen on validation against its
     LightGCN-equivalent), refit it on every edge, write top-20 predictions."""
+    from interestgraph.embedding_job import embed_graph
+
     settings = Settings()
     folder = datasets_dir or settings.datasets_dir
     if folder is None:
@@ -409,7 +419,12 @@ def demo(
         with graph(as_json) as (driver, database), embedding_cache(settings) as cache:
             payload["embed"] = embed_graph(driver, encoder, cache, database)
         if train:
-            payload.update(model_commands.model_demo(settings, "movielens-small", as_json))
+            from training.jobs import model_demo
+
+            with graph(as_json) as (driver, database), reported(as_json):
+                payload.update(
+                    model_demo(driver, database, settings.home, "movielens-small", DEFAULT_MODEL)
+                )
 
     def render(console: Console) -> None:
         console.print(
@@ -450,6 +465,9 @@ app.command()(model_commands.train)
 app.command()(model_commands.evaluate)
 app.command()(model_commands.tune)
 app.command()(model_commands.predict)
+app.command()(serve_command.recommend)
+app.command()(serve_command.explain)
+app.command()(serve_command.serve)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Helpers every command shares: the driver context, the encoder and cache, the --json flag."""
+"""Helpers every command shares: the driver context, domain errors turned into one clear
+message, the encoder and cache, the --json flag. Light imports only: torch and transformers
+load inside the commands that need them."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ from neo4j import Driver
 from neo4j.exceptions import Neo4jError
 
 from features.cache import EmbeddingCache
-from features.encoder import TextEncoder
+from features.encoder import EncoderError, TextEncoder
+from features.encoder import load_encoder as open_encoder
 from graphdb.connection import Neo4jTarget, open_driver, resolve_target
 from graphdb.errors import GraphDBError
 from interestgraph.output import fail
 from interestgraph.settings import Settings
+from serving.lookups import LookupFailed
+from training.errors import JobError
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -48,12 +53,19 @@ def graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
         driver.close()
 
 
+@contextmanager
+def reported(as_json: bool) -> Iterator[None]:
+    """Domain errors of the layers below (a job, the encoder, the graph) → one clear message."""
+    try:
+        yield
+    except (JobError, EncoderError, GraphDBError, LookupFailed) as e:
+        raise fail(str(e), as_json) from None
+
+
 def load_encoder(model: str, device: str, batch_size: int, as_json: bool) -> TextEncoder:
     """Load the text encoder; a missing model or device becomes one clear message."""
-    try:
-        return TextEncoder(model, device=device, batch_size=batch_size)
-    except (OSError, RuntimeError, ValueError) as e:
-        raise fail(f"cannot load encoder {model!r}: {e}", as_json) from None
+    with reported(as_json):
+        return open_encoder(model, device, batch_size)
 
 
 def embedding_cache(settings: Settings) -> EmbeddingCache:

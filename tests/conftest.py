@@ -13,6 +13,7 @@ from neo4j import Driver
 from graphdb.admin import clear_graph
 from graphdb.connection import Neo4jTarget, open_driver
 from graphdb.local import LocalNeo4j, LocalState
+from tests.small_graph import small_graph_home
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,3 +68,13 @@ def neo4j_env(monkeypatch: pytest.MonkeyPatch, target: Neo4jTarget, tmp_path: Pa
     monkeypatch.setenv("NEO4J_USER", target.user)
     monkeypatch.setenv("NEO4J_PASSWORD", target.password)
     monkeypatch.setenv("INTERESTGRAPH_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="module")
+def small_graph(
+    session_driver: Driver, target: Neo4jTarget, datasets_dir: Path, tmp_path_factory
+) -> Iterator[Path]:
+    """The small graph of :mod:`tests.small_graph`, loaded once per test module."""
+    home = tmp_path_factory.mktemp("train-home")
+    with small_graph_home(session_driver, target, datasets_dir, home) as ready:
+        yield ready

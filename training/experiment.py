@@ -24,6 +24,13 @@ from gnn.models import (
     matrix_factorisation,
 )
 from graphdb.snapshot import Snapshot
+from training.choices import (
+    BASELINES,
+    INTEREST_BASELINES,
+    LEARNED_BASELINES,
+    STATIC_BASELINES,
+    VARIANTS,
+)
 from training.context import TrainingContext, derive_context, settle_event_interests
 from training.data import (
     TextEncoderFn,
@@ -43,12 +50,6 @@ from training.splits import (
     per_user_holdout,
     restrict_cold_user_interests,
 )
-
-LEARNED_BASELINES = ("mf_bpr", "lightgcn")
-STATIC_BASELINES = ("popularity", "llm_cosine", "content", "interest_profile", "interests_of_items")
-BASELINES = ("popularity", "mf_bpr", "lightgcn", *STATIC_BASELINES[1:])
-#: baselines that need interest nodes in the graph
-INTEREST_BASELINES = ("interest_profile", "interests_of_items")
 
 
 @dataclass
@@ -78,25 +79,6 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-#: The variants ``train`` chooses among on validation, per target (what each changes on top of
-#: the configured model). ``lightgcn`` is exactly LightGCN: ids only, propagation over the
-#: target edges alone, no perturbation or contrastive loss, L2 on layer 0; so the shipped model
-#: never loses to its own LightGCN-equivalent on validation.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "full": {},
-    "no_cl": {"noise": 0.0, "cl_weight": 0.0},
-    "no_features": {"use_features": False, "use_ids": True},
-    "no_interests": {"exclude": ("user_interest", "has_interest", "related_to")},
-    "lightgcn": {
-        "use_features": False,
-        "use_ids": True,
-        "noise": 0.0,
-        "cl_weight": 0.0,
-        "exclude": ("has_interest", "friend", "related_to"),
-    },
-}
 
 
 def variant_config(config: ModelConfig, variant: str) -> ModelConfig:

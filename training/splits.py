@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-MODES = ("user-random", "temporal", "temporal-user", "item-cold", "user-cold", "published")
+from training.choices import MODES
+
 TEMPORAL_QUANTILES = (0.8, 0.9)
 HOLDOUT_SHARE = 0.1
 COLD_SHARE = 0.1

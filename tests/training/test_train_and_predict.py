@@ -321,7 +321,7 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
 def test_predict_scores_untrained_items_from_text_alone(
     small_graph: Path, snapshot_dir: Path
 ) -> None:
-    from interestgraph.predict_job import production_graph
+    from training.batch_predict import production_graph
     from training.checkpoint import load_checkpoint
     from training.experiment import load_trained
 

@@ -1,4 +1,5 @@
-"""``interestgraph predict``: top-K new items and interests for every user, written as one run.
+"""Batch prediction (``interestgraph predict``): top-K new items and interests per user, as
+one run.
 
 Embeds every node once on the full known graph (every edge and tagging event, the graph's own
 user and item embeddings; context derived by the same rule as training, with every event

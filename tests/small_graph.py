@@ -1,6 +1,6 @@
-"""A small real graph for training tests: the 150 most active MovieLens users on the 300 most
-rated movies (their genres and their tagging events), loaded through the generic CSV loader,
-embedded with the real MiniLM, and the CLI pointed at it.
+"""A small real graph for training and serving tests: the 150 most active MovieLens users on the
+300 most rated movies (their genres and their tagging events), loaded through the generic CSV
+loader, embedded with the real MiniLM, and the CLI pointed at it.
 
 Besides MovieLens' own tag events, 60 canary events each put a tag no one else uses
 (``canary tag N``) on one rated movie: a canary is visible to the model only if its one event
@@ -9,6 +9,7 @@ was counted, which is what the leak tests look for."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -64,18 +65,18 @@ def write_movielens_subset(source: Path, folder: Path, users: int = 150, items: 
     )
 
 
-@pytest.fixture(scope="module")
-def small_graph(
-    session_driver: Driver, target: Neo4jTarget, datasets_dir: Path, tmp_path_factory
+@contextmanager
+def small_graph_home(
+    driver: Driver, target: Neo4jTarget, datasets_dir: Path, home: Path
 ) -> Iterator[Path]:
-    """The subset loaded and embedded; yields an interestgraph home the CLI is pointed at."""
-    home = tmp_path_factory.mktemp("train-home")
+    """The subset loaded (into an emptied graph) and embedded; yields ``home``, an
+    interestgraph home the CLI is pointed at while the context lasts."""
     folder = home / "csv"
     write_movielens_subset(datasets_dir / "movielens-small", folder)
-    clear_graph(session_driver)
-    write_plan(session_driver, generic_csv.parse(folder), progress=False)
+    clear_graph(driver)
+    write_plan(driver, generic_csv.parse(folder), progress=False)
     with EmbeddingCache(home / "embeddings.sqlite") as cache:
-        embed_graph(session_driver, TextEncoder(device="cpu"), cache, progress=False)
+        embed_graph(driver, TextEncoder(device="cpu"), cache, progress=False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NEO4J_URI", target.uri)
         patch.setenv("NEO4J_USER", target.user)

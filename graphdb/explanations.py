@@ -1,0 +1,182 @@
+"""Explanation paths: the graph paths of at most three hops from a user to candidate items or
+interests, read in the caller's transaction.
+
+Every query takes the user and the candidates as parameters and returns, per path, the ids of
+its nodes in order, the relationships as they are stored (type, start id, end id), the
+*fan-out* of each middle node and the weights of ``RELATED_TO`` edges on the path. The fan-out
+of a middle node is its degree over the relationship that leads on toward the candidate (the
+items an interest is on, the users who rated an item, the items a user rated…): a middle node
+with few ways onward is specific to this pair, which is what the ranking in
+:mod:`serving.explanations` rewards.
+
+Search bounds keep every query proportional to the user, not to the graph: similar-user paths
+go through the user's ``$scan`` rarest items only (the ones that explain most anyway), shared
+interests are joined on the interest (``USING JOIN``: the user's side and the candidates' side
+are expanded once each, never a popular interest's every item), and each kind returns at most ``$per_kind`` paths per candidate, the most specific first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+#: The rank of a path inside its kind: specificity (1 / ln(2 + fan-out) per middle node, times
+#: RELATED_TO weights), then the user's own edge weight, then ids for a stable order.
+_TOP_PER_CANDIDATE = """
+WITH cid, path, score, user_weight
+ORDER BY cid, score DESC, user_weight DESC, path.key
+WITH cid, collect(path {.*, user_weight: user_weight})[..$per_kind] AS paths
+UNWIND paths AS path
+RETURN cid AS candidate, path
+"""
+
+_ITEM_QUERIES = {
+    # user -INTERACTED-> item -HAS_INTEREST-> interest <-HAS_INTEREST- candidate
+    "shared_interest": """
+MATCH (u:User {id: $user})-[r:INTERACTED]->(i:Item)-[:HAS_INTEREST]->(t:Interest)
+      <-[:HAS_INTEREST]-(c:Item)
+USING JOIN ON t
+WHERE c.id IN $candidates AND c <> i
+WITH c.id AS cid, i, r, t, COUNT { (i)-[:HAS_INTEREST]->() } AS i_fan,
+     COUNT { (t)<-[:HAS_INTEREST]-() } AS t_fan
+WITH cid, 1.0 / (log(2 + i_fan) * log(2 + t_fan)) AS score, r.weight AS user_weight,
+     {key: i.id + '|' + t.id,
+      nodes: [$user, i.id, t.id, cid], names: [null, i.title, t.name, null],
+      rels: [['INTERACTED', $user, i.id], ['HAS_INTEREST', i.id, t.id],
+             ['HAS_INTEREST', cid, t.id]],
+      fans: [i_fan, t_fan], weights: []} AS path
+""",
+    # user -INTERESTED_IN-> interest <-HAS_INTEREST- candidate
+    "held_interest": """
+MATCH (u:User {id: $user})-[r:INTERESTED_IN]->(t:Interest)
+WITH t, r, COUNT { (t)<-[:HAS_INTEREST]-() } AS t_fan
+UNWIND $candidates AS cid
+MATCH (c:Item {id: cid})-[:HAS_INTEREST]->(t)
+WITH cid, 1.0 / log(2 + t_fan) AS score, r.weight AS user_weight,
+     {key: t.id, nodes: [$user, t.id, cid], names: [null, t.name, null],
+      rels: [['INTERESTED_IN', $user, t.id], ['HAS_INTEREST', cid, t.id]],
+      fans: [t_fan], weights: []} AS path
+""",
+    # user -INTERESTED_IN-> interest -RELATED_TO- interest <-HAS_INTEREST- candidate
+    "related_interest": """
+MATCH (u:User {id: $user})-[r:INTERESTED_IN]->(t:Interest)-[rel:RELATED_TO]-(t2:Interest)
+WITH u, t, t2, rel, r, COUNT { (t)-[:RELATED_TO]-() } AS t_fan,
+     COUNT { (t2)<-[:HAS_INTEREST]-() } AS t2_fan
+UNWIND $candidates AS cid
+MATCH (c:Item {id: cid})-[:HAS_INTEREST]->(t2)
+WHERE NOT (u)-[:INTERESTED_IN]->(t2)
+WITH cid, coalesce(rel.weight, 1.0) / (log(2 + t_fan) * log(2 + t2_fan)) AS score,
+     r.weight AS user_weight,
+     {key: t.id + '|' + t2.id, nodes: [$user, t.id, t2.id, cid],
+      names: [null, t.name, t2.name, null],
+      rels: [['INTERESTED_IN', $user, t.id],
+             ['RELATED_TO', startNode(rel).id, endNode(rel).id], ['HAS_INTEREST', cid, t2.id]],
+      fans: [t_fan, t2_fan], weights: [coalesce(rel.weight, 1.0)]} AS path
+""",
+    # user -INTERACTED-> item <-INTERACTED- other user -INTERACTED-> candidate
+    "similar_users": """
+MATCH (u:User {id: $user})-[r:INTERACTED]->(i:Item)
+WITH u, i, r, COUNT { (i)<-[:INTERACTED]-() } AS i_fan
+ORDER BY i_fan, i.id LIMIT $scan
+MATCH (i)<-[:INTERACTED]-(v:User) WHERE v <> u
+WITH i, r, i_fan, v, COUNT { (v)-[:INTERACTED]->() } AS v_fan
+UNWIND $candidates AS cid
+MATCH (v)-[:INTERACTED]->(c:Item {id: cid})
+WITH cid, 1.0 / (log(2 + i_fan) * log(2 + v_fan)) AS score, r.weight AS user_weight,
+     {key: i.id + '|' + v.id, nodes: [$user, i.id, v.id, cid],
+      names: [null, i.title, v.name, null],
+      rels: [['INTERACTED', $user, i.id], ['INTERACTED', v.id, i.id],
+             ['INTERACTED', v.id, cid]],
+      fans: [i_fan, v_fan], weights: []} AS path
+""",
+    # user -FRIEND- friend -INTERACTED-> candidate
+    "friend": """
+MATCH (u:User {id: $user})-[f:FRIEND]-(v:User)
+WITH v, f, COUNT { (v)-[:INTERACTED]->() } AS v_fan
+UNWIND $candidates AS cid
+MATCH (v)-[:INTERACTED]->(c:Item {id: cid})
+WITH cid, 1.0 / log(2 + v_fan) AS score, 1.0 AS user_weight,
+     {key: v.id, nodes: [$user, v.id, cid], names: [null, v.name, null],
+      rels: [['FRIEND', startNode(f).id, endNode(f).id], ['INTERACTED', v.id, cid]],
+      fans: [v_fan], weights: []} AS path
+""",
+}
+
+_INTEREST_QUERIES = {
+    # user -INTERACTED-> item -HAS_INTEREST-> candidate
+    "via_items": """
+MATCH (u:User {id: $user})-[r:INTERACTED]->(i:Item)-[:HAS_INTEREST]->(c:Interest)
+WHERE c.id IN $candidates
+WITH c.id AS cid, r, i, COUNT { (i)-[:HAS_INTEREST]->() } AS i_fan
+WITH cid, 1.0 / log(2 + i_fan) AS score, r.weight AS user_weight,
+     {key: i.id, nodes: [$user, i.id, cid], names: [null, i.title, null],
+      rels: [['INTERACTED', $user, i.id], ['HAS_INTEREST', i.id, cid]],
+      fans: [i_fan], weights: []} AS path
+""",
+    # user -INTERESTED_IN-> interest -RELATED_TO- candidate
+    "related_interest": """
+MATCH (u:User {id: $user})-[r:INTERESTED_IN]->(t:Interest)-[rel:RELATED_TO]-(c:Interest)
+WHERE c.id IN $candidates
+WITH c.id AS cid, r, t, rel, COUNT { (t)-[:RELATED_TO]-() } AS t_fan
+WITH cid, coalesce(rel.weight, 1.0) / log(2 + t_fan) AS score, r.weight AS user_weight,
+     {key: t.id, nodes: [$user, t.id, cid], names: [null, t.name, null],
+      rels: [['INTERESTED_IN', $user, t.id],
+             ['RELATED_TO', startNode(rel).id, endNode(rel).id]],
+      fans: [t_fan], weights: [coalesce(rel.weight, 1.0)]} AS path
+""",
+    # user -INTERACTED-> item <-INTERACTED- other user -INTERESTED_IN-> candidate
+    "similar_users": """
+MATCH (u:User {id: $user})-[r:INTERACTED]->(i:Item)
+WITH u, i, r, COUNT { (i)<-[:INTERACTED]-() } AS i_fan
+ORDER BY i_fan, i.id LIMIT $scan
+MATCH (i)<-[:INTERACTED]-(v:User) WHERE v <> u
+WITH i, r, i_fan, v, COUNT { (v)-[:INTERESTED_IN]->() } AS v_fan
+UNWIND $candidates AS cid
+MATCH (v)-[:INTERESTED_IN]->(c:Interest {id: cid})
+WITH cid, 1.0 / (log(2 + i_fan) * log(2 + v_fan)) AS score, r.weight AS user_weight,
+     {key: i.id + '|' + v.id, nodes: [$user, i.id, v.id, cid],
+      names: [null, i.title, v.name, null],
+      rels: [['INTERACTED', $user, i.id], ['INTERACTED', v.id, i.id],
+             ['INTERESTED_IN', v.id, cid]],
+      fans: [i_fan, v_fan], weights: []} AS path
+""",
+    # user -FRIEND- friend -INTERESTED_IN-> candidate
+    "friend": """
+MATCH (u:User {id: $user})-[f:FRIEND]-(v:User)
+WITH v, f, COUNT { (v)-[:INTERESTED_IN]->() } AS v_fan
+UNWIND $candidates AS cid
+MATCH (v)-[:INTERESTED_IN]->(c:Interest {id: cid})
+WITH cid, 1.0 / log(2 + v_fan) AS score, 1.0 AS user_weight,
+     {key: v.id, nodes: [$user, v.id, cid], names: [null, v.name, null],
+      rels: [['FRIEND', startNode(f).id, endNode(f).id], ['INTERESTED_IN', v.id, cid]],
+      fans: [v_fan], weights: []} AS path
+""",
+}
+
+#: target ("item" or "interest") → path kind → query
+PATH_QUERIES: dict[str, dict[str, str]] = {
+    "item": {kind: q + _TOP_PER_CANDIDATE for kind, q in _ITEM_QUERIES.items()},
+    "interest": {kind: q + _TOP_PER_CANDIDATE for kind, q in _INTEREST_QUERIES.items()},
+}
+
+
+def explanation_paths(
+    tx: ManagedTransaction,
+    user: str,
+    target: str,
+    candidates: Sequence[str],
+    per_kind: int = 3,
+    scan: int = 50,
+) -> dict[str, list[dict[str, Any]]]:
+    """Candidate id → raw paths (each with ``kind``, ``nodes``, ``names``, ``rels``, ``fans``,
+    ``weights``), at most ``per_kind`` of each kind, read in ``tx``."""
+    out: dict[str, list[dict[str, Any]]] = {c: [] for c in candidates}
+    if not candidates:
+        return out
+    for kind, query in PATH_QUERIES[target].items():
+        result = tx.run(query, user=user, candidates=list(candidates), per_kind=per_kind, scan=scan)
+        for record in result:
+            out[record["candidate"]].append({"kind": kind, **record["path"]})
+    return out

@@ -1,0 +1,322 @@
+"""The lookups both front doors share (``interestgraph recommend`` / ``explain`` and the HTTP
+API): the current run's predictions, a user's known and expanded interests, explanation paths,
+similar items and likely adopters, each read in ONE read transaction, so predictions and the
+paths that explain them come from the same state of the graph.
+
+Errors are domain errors (:class:`NotFound`, :class:`Unavailable`); nothing here knows about
+typer or FastAPI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from neo4j import Driver, ManagedTransaction, unit_of_work
+from neo4j.exceptions import (
+    ClientError,
+    DriverError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from graphdb.explanations import explanation_paths
+from graphdb.predictions import CURRENT_RUN
+from graphdb.schema import Label
+from graphdb.vectors import similar_nodes_in
+from serving.explanations import best_explanations, without_first_hop
+from serving.schemas import (
+    Adopter,
+    Adopters,
+    ExpandedInterest,
+    Explanation,
+    KnownInterest,
+    PairExplanation,
+    Prediction,
+    Recommendation,
+    Recommendations,
+    RunInfo,
+    SimilarItem,
+    SimilarItems,
+    UserInterests,
+)
+
+T = TypeVar("T")
+
+_TARGET_LABEL = {"item": "Item", "interest": "Interest"}
+_PREDICTED = {"item": "PREDICTED_ITEM", "interest": "PREDICTED_INTEREST"}
+_NAME = {"item": "n.title", "interest": "n.name"}
+
+
+class LookupFailed(Exception):
+    """Root of the lookups' domain errors."""
+
+
+class NotFound(LookupFailed):
+    """The user, item or interest is not in the graph."""
+
+    def __init__(self, label: str, node_id: str):
+        self.label = label
+        super().__init__(f"no {label.lower()} with id {node_id!r}")
+
+
+class Unavailable(LookupFailed):
+    """Neo4j does not answer in time, or there is no current prediction run yet."""
+
+
+def _node(label: str, name: str) -> str:
+    return f"OPTIONAL MATCH (n:{label} {{id: $id}}) RETURN n IS NOT NULL AS found, {name} AS name"
+
+
+def _predictions_query(target: str) -> str:
+    return (
+        f"MATCH (:User {{id: $user}})-[p:{_PREDICTED[target]}]->(n:{_TARGET_LABEL[target]}) "
+        f"WHERE p.run = $run RETURN n.id AS id, {_NAME[target]} AS name, p.score AS score, "
+        "p.rank AS rank ORDER BY p.rank LIMIT $k"
+    )
+
+
+def _pair_query(target: str) -> str:
+    return (
+        f"MATCH (:User {{id: $user}})-[p:{_PREDICTED[target]}]->(:{_TARGET_LABEL[target]} "
+        "{id: $id}) WHERE p.run = $run RETURN p.score AS score, p.rank AS rank"
+    )
+
+
+KNOWN_INTERESTS = """
+MATCH (:User {id: $user})-[r:INTERESTED_IN]->(t:Interest)
+RETURN t.id AS id, t.name AS name, t.kind AS kind, r.source AS source, r.weight AS weight
+ORDER BY r.weight DESC, t.id LIMIT $k
+"""
+
+EXPANDED_INTERESTS = """
+MATCH (:User {id: $user})-[p:PREDICTED_INTEREST]->(t:Interest) WHERE p.run = $run
+RETURN t.id AS id, t.name AS name, t.kind AS kind, p.score AS score, p.rank AS rank
+ORDER BY p.rank LIMIT $k
+"""
+
+PROVISIONAL_USER = """
+CREATE (u:User {id: $id})
+WITH u
+CALL (u) {
+  UNWIND $items AS item_id
+  MATCH (i:Item {id: item_id})
+  CREATE (u)-[:INTERACTED {weight: 1.0}]->(i)
+}
+CALL (u) {
+  UNWIND $interests AS interest_id
+  MATCH (t:Interest {id: interest_id})
+  CREATE (u)-[:INTERESTED_IN {weight: 1.0, source: 'stated'}]->(t)
+}
+"""
+
+ADOPTERS = """
+MATCH (u:User)-[p:PREDICTED_INTEREST]->(:Interest {id: $id}) WHERE p.run = $run
+RETURN u.id AS id, u.name AS name, p.score AS score, p.rank AS rank
+ORDER BY p.score DESC, p.rank, u.id LIMIT $k
+"""
+
+
+class Lookups:
+    """Read-only lookups over one driver (owned by the caller: one per worker process).
+
+    Args:
+        driver: an open driver.
+        database: the database to read (``None``: the server's default).
+        timeout: seconds a lookup's transaction may take before Neo4j aborts it.
+    """
+
+    def __init__(self, driver: Driver, database: str | None = None, timeout: float = 5.0):
+        self.driver = driver
+        self.database = database
+        self.timeout = timeout
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
+        try:
+            with self.driver.session(database=self.database, default_access_mode="READ") as s:
+                return s.execute_read(unit_of_work(timeout=self.timeout)(work))
+        except (ServiceUnavailable, SessionExpired, TransientError) as e:
+            raise Unavailable(f"Neo4j is unavailable: {e}") from e
+        except ClientError as e:
+            if "Timeout" in (e.code or "") or "TimedOut" in (e.code or ""):
+                raise Unavailable(f"the lookup took longer than {self.timeout} s") from e
+            raise
+        except DriverError as e:
+            raise Unavailable(f"Neo4j driver: {e}") from e
+
+    @staticmethod
+    def _current_run(tx: ManagedTransaction) -> RunInfo | None:
+        record = tx.run(CURRENT_RUN).single()
+        if record is None:
+            return None
+        created = record["created"]
+        return RunInfo(
+            id=record["id"],
+            model=record["model"],
+            created=created.iso_format() if created is not None else None,
+            checkpoint=record["checkpoint"],
+        )
+
+    @staticmethod
+    def _name_of(tx: ManagedTransaction, label: str, node_id: str) -> str | None:
+        """The node's display name; :class:`NotFound` when the node does not exist."""
+        name = {"User": "n.name", "Item": "n.title", "Interest": "n.name"}[label]
+        record = tx.run(_node(label, name), id=node_id).single()
+        if record is None or not record["found"]:
+            raise NotFound(label, node_id)
+        return record["name"]
+
+    # -- lookups -----------------------------------------------------------------------------
+    def current_run(self) -> RunInfo | None:
+        return self._read(self._current_run)
+
+    def ping(self) -> None:
+        """Raise :class:`Unavailable` unless Neo4j answers a query."""
+        self._read(lambda tx: tx.run("RETURN 1").consume())
+
+    def recommendations(
+        self, user: str, target: str, k: int, explain: bool, paths: int = 3
+    ) -> Recommendations:
+        """The current run's top ``k`` for ``user``, optionally with explanations."""
+
+        def work(tx: ManagedTransaction) -> Recommendations:
+            user_name = self._name_of(tx, "User", user)
+            run = self._require_run(tx)
+            rows = tx.run(_predictions_query(target), user=user, run=run.id, k=k).data()
+            raws = explanation_paths(tx, user, target, [r["id"] for r in rows]) if explain else {}
+            return Recommendations(
+                user=user,
+                target=target,  # type: ignore[arg-type]
+                run=run,
+                recommendations=[
+                    Recommendation(
+                        id=r["id"],
+                        name=r["name"],
+                        score=r["score"],
+                        rank=r["rank"],
+                        explanations=(
+                            best_explanations(target, raws[r["id"]], user_name, r["name"], paths)
+                            if explain
+                            else None
+                        ),
+                    )
+                    for r in rows
+                ],
+            )
+
+        return self._read(work)
+
+    def interests(self, user: str, k: int) -> UserInterests:
+        """What the user showed (with its source) and what the current run expands it with."""
+
+        def work(tx: ManagedTransaction) -> UserInterests:
+            self._name_of(tx, "User", user)
+            run = self._current_run(tx)
+            known = tx.run(KNOWN_INTERESTS, user=user, k=k).data()
+            expanded = tx.run(EXPANDED_INTERESTS, user=user, run=run.id, k=k).data() if run else []
+            return UserInterests(
+                user=user,
+                run=run,
+                known=[KnownInterest(**r) for r in known],
+                expanded=[ExpandedInterest(**r) for r in expanded],
+            )
+
+        return self._read(work)
+
+    def explain(self, user: str, target: str, candidate: str, paths: int = 3) -> PairExplanation:
+        """Explanation paths for any (user, item or interest) pair, predicted or not."""
+
+        def work(tx: ManagedTransaction) -> PairExplanation:
+            user_name = self._name_of(tx, "User", user)
+            name = self._name_of(tx, _TARGET_LABEL[target], candidate)
+            run = self._current_run(tx)
+            predicted = None
+            if run is not None:
+                record = tx.run(_pair_query(target), user=user, id=candidate, run=run.id).single()
+                predicted = Prediction(**record.data()) if record else None
+            raws = explanation_paths(tx, user, target, [candidate])[candidate]
+            return PairExplanation(
+                user=user,
+                target=target,  # type: ignore[arg-type]
+                id=candidate,
+                name=name,
+                run=run,
+                predicted=predicted,
+                explanations=best_explanations(target, raws, user_name, name, paths),
+            )
+
+        return self._read(work)
+
+    def explain_new_user(
+        self,
+        items: list[str],
+        interests: list[str],
+        target: str,
+        candidates: list[str],
+        paths: int = 3,
+    ) -> dict[str, list[Explanation]]:
+        """Explanations for a user the graph does not know, from what they picked.
+
+        The same path queries run against a provisional user node holding the picked items
+        and interests, created inside a transaction that is always rolled back: nothing is
+        committed, no other reader ever sees it, and every path returned (less its first hop,
+        the provisional user's own edge) exists in the graph.
+        """
+        provisional = f"~new-user-{uuid.uuid4().hex}"
+        names = {"item": "n.title", "interest": "n.name"}
+        try:
+            with (
+                self.driver.session(database=self.database) as session,
+                session.begin_transaction(timeout=self.timeout) as tx,
+            ):
+                tx.run(PROVISIONAL_USER, id=provisional, items=items, interests=interests)
+                raws = explanation_paths(tx, provisional, target, candidates)
+                labels = tx.run(
+                    f"UNWIND $ids AS id MATCH (n:{_TARGET_LABEL[target]} {{id: id}}) "
+                    f"RETURN n.id AS id, {names[target]} AS name",
+                    ids=candidates,
+                ).data()
+                tx.rollback()
+        except (ServiceUnavailable, SessionExpired, TransientError, DriverError) as e:
+            raise Unavailable(f"Neo4j is unavailable: {e}") from e
+        name_of = {row["id"]: row["name"] for row in labels}
+        return {
+            c: [
+                without_first_hop(e)
+                for e in best_explanations(target, raws[c], None, name_of.get(c), paths)
+            ]
+            for c in candidates
+        }
+
+    def similar_items(self, item: str, k: int) -> SimilarItems:
+        """Nearest items by text embedding (Neo4j's vector index)."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            self._name_of(tx, "Item", item)
+            return similar_nodes_in(tx, Label.ITEM, item, k)
+
+        rows = self._read(work)
+        return SimilarItems(
+            item=item,
+            similar=[SimilarItem(id=r["id"], name=r["name"], score=r["score"]) for r in rows],
+        )
+
+    def adopters(self, interest: str, k: int) -> Adopters:
+        """The users the current run most expects to take up ``interest``."""
+
+        def work(tx: ManagedTransaction) -> Adopters:
+            self._name_of(tx, "Interest", interest)
+            run = self._require_run(tx)
+            rows = tx.run(ADOPTERS, id=interest, run=run.id, k=k).data()
+            return Adopters(interest=interest, run=run, adopters=[Adopter(**r) for r in rows])
+
+        return self._read(work)
+
+    def _require_run(self, tx: ManagedTransaction) -> RunInfo:
+        run = self._current_run(tx)
+        if run is None:
+            raise Unavailable("no current prediction run: run `interestgraph predict` first")
+        return run

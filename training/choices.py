@@ -1,0 +1,35 @@
+"""What a user can choose by name: split modes, variants of our model, baselines.
+
+Plain data with no torch import, so that the CLI can name the choices in its help text and check
+them without loading the model code (``interestgraph --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODES = ("user-random", "temporal", "temporal-user", "item-cold", "user-cold", "published")
+
+LEARNED_BASELINES = ("mf_bpr", "lightgcn")
+STATIC_BASELINES = ("popularity", "llm_cosine", "content", "interest_profile", "interests_of_items")
+BASELINES = ("popularity", "mf_bpr", "lightgcn", *STATIC_BASELINES[1:])
+#: baselines that need interest nodes in the graph
+INTEREST_BASELINES = ("interest_profile", "interests_of_items")
+
+#: The variants ``train`` chooses among on validation, per target (what each changes on top of
+#: the configured model). ``lightgcn`` is exactly LightGCN: ids only, propagation over the
+#: target edges alone, no perturbation or contrastive loss, L2 on layer 0; so the shipped model
+#: never loses to its own LightGCN-equivalent on validation.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "no_cl": {"noise": 0.0, "cl_weight": 0.0},
+    "no_features": {"use_features": False, "use_ids": True},
+    "no_interests": {"exclude": ("user_interest", "has_interest", "related_to")},
+    "lightgcn": {
+        "use_features": False,
+        "use_ids": True,
+        "noise": 0.0,
+        "cl_weight": 0.0,
+        "exclude": ("has_interest", "friend", "related_to"),
+    },
+}

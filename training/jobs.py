@@ -1,0 +1,453 @@
+"""The model jobs both front doors share: export, train, evaluate, tune, predict.
+
+Each job takes plain arguments (paths, names, a driver) and returns the JSON-able report the CLI
+prints; every problem a user can cause raises :class:`JobError` with a message that names the
+file, option or value, before the graph or the checkpoint folder is touched. Nothing here knows
+about typer or FastAPI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from neo4j import Driver
+
+from features.cache import EmbeddingCache, embed_with_cache
+from features.encoder import EncoderError, TextEncoder, load_encoder, resolve_device
+from graphdb.export import export_snapshot
+from graphdb.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
+from training.batch_predict import PREDICTION_TARGETS
+from training.batch_predict import predict as write_predictions
+from training.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_snapshot,
+    load_checkpoint,
+    save_checkpoint,
+)
+from training.choices import BASELINES, LEARNED_BASELINES, VARIANTS
+from training.data import TextEncoderFn
+from training.errors import JobError
+from training.experiment import (
+    ModelConfig,
+    Prepared,
+    evaluate_model,
+    graph_for,
+    load_trained,
+    prepare,
+    ranking_tasks,
+    refit,
+    run_experiment,
+)
+from training.loop import FitConfig
+from training.published import PublishedSplitError, load_published
+from training.split_files import save_split
+from training.spread import aggregate
+from training.tuning import apply_params, read_params, run_study, write_params
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Which split to train and evaluate on (and how user texts are made)."""
+
+    mode: str = "user-random"
+    published: Path | None = None
+    id_prefix: str = ""
+    user_profiles: bool = False
+
+    def extra(self) -> dict[str, Any]:
+        """What a checkpoint records to rebuild this split."""
+        return {
+            "published": str(self.published) if self.published else None,
+            "id_prefix": self.id_prefix,
+            "user_profiles": self.user_profiles,
+        }
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything ``train`` decides besides the split: models, seeds, refit, outputs."""
+
+    config: ModelConfig
+    baselines: tuple[str, ...] = BASELINES
+    baseline_configs: dict[str, ModelConfig] = field(default_factory=dict)
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    seeds: tuple[int, ...] = (0,)
+    refit: bool = False
+    save_split: Path | None = None
+
+
+def torch_device(device: str) -> torch.device:
+    try:
+        return resolve_device(device)
+    except RuntimeError as e:
+        raise JobError(str(e)) from None
+
+
+def export_to(driver: Driver, database: str | None, folder: Path, name: str) -> dict[str, Any]:
+    """Export the graph to a snapshot in ``folder``; returns the export report."""
+    snapshot, report = export_snapshot(driver, database)
+    snapshot.manifest["name"] = name
+    manifest = write_snapshot(snapshot, folder)
+    keys = ("name", "nodes", "edges", "dimensions", "content_hash", "embedding_model")
+    return {"out": str(folder), **{k: manifest[k] for k in keys}, **report}
+
+
+def open_snapshot(folder: Path) -> Snapshot:
+    try:
+        return read_snapshot(folder)
+    except SnapshotError as e:
+        raise JobError(str(e)) from None
+
+
+def open_checkpoint(folder: Path, snapshot_folder: Path | None) -> tuple[Checkpoint, Snapshot]:
+    """A checkpoint and the snapshot it was trained on (or ``snapshot_folder``), checked to
+    belong together."""
+    try:
+        checkpoint = load_checkpoint(folder)
+    except CheckpointError as e:
+        raise JobError(str(e)) from None
+    path = snapshot_folder or checkpoint.snapshot_path
+    snapshot = open_snapshot(path)
+    try:
+        check_snapshot(checkpoint, snapshot, path)
+    except CheckpointError as e:
+        raise JobError(str(e)) from None
+    return checkpoint, snapshot
+
+
+def user_text_encoder(
+    snapshot: Snapshot, model: str, device: str, cache_path: Path
+) -> TextEncoderFn:
+    """User texts → embeddings with the snapshot's encoder, through the cache; the model loads
+    only when a text is not cached (so a GPU box with a warm cache needs no encoder)."""
+    model_id = snapshot.manifest.get("embedding_model")
+    dims = int(snapshot.manifest.get("dimensions", 0))
+    loaded: dict[str, TextEncoder] = {}
+
+    def compute(texts: list[str]) -> np.ndarray:
+        if "encoder" not in loaded:
+            try:
+                encoder = load_encoder(model, device)
+            except EncoderError as e:
+                raise JobError(str(e)) from None
+            if encoder.model_id != model_id:
+                raise JobError(
+                    f"the snapshot was embedded with {model_id}, --text-model gives "
+                    f"{encoder.model_id}; pass the same model"
+                )
+            loaded["encoder"] = encoder
+        return loaded["encoder"].encode(texts)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with EmbeddingCache(cache_path) as cache:
+            vectors, _ = embed_with_cache(texts, str(model_id), dims, compute, cache)
+        return vectors
+
+    return encode
+
+
+def prepare_split(
+    snapshot: Snapshot, split: SplitSpec, seed: int, encode: TextEncoderFn
+) -> Prepared:
+    try:
+        published = (
+            load_published(split.published, snapshot, split.id_prefix) if split.published else None
+        )
+        return prepare(snapshot, split.mode, seed, encode, published, split.user_profiles)
+    except (PublishedSplitError, ValueError) as e:
+        raise JobError(str(e)) from None
+
+
+def with_params(
+    config: ModelConfig, params: Sequence[Path]
+) -> tuple[ModelConfig, dict[str, ModelConfig]]:
+    """Our config and the tuned baselines' configs, from ``tune``'s best-parameter files: each
+    file says which model it is for, and its parameters apply on top of ``config``."""
+    ours, baselines = config, {}
+    for path in params:
+        try:
+            model, values = read_params(path)
+            tuned = apply_params(config, values)
+        except (OSError, ValueError, TypeError) as e:
+            raise JobError(f"{path}: cannot apply parameters: {e}") from None
+        if model == "ours":
+            ours = tuned
+        else:
+            baselines[model] = tuned
+    return ours, baselines
+
+
+def train(
+    snapshot: Snapshot,
+    snapshot_path: Path,
+    split: SplitSpec,
+    spec: TrainSpec,
+    device: torch.device,
+    encode: TextEncoderFn,
+    out: Path,
+) -> dict[str, Any]:
+    """Run the experiment once per seed and write the first seed's checkpoint (or, with
+    ``spec.refit``, the chosen variants retrained on every edge); returns the metrics JSON."""
+    started = time.perf_counter()
+    first = prepare_split(snapshot, split, spec.seeds[0], encode)
+    if spec.save_split is not None:
+        _save_split(first, spec.save_split)
+    payload = train_and_save(
+        first,
+        spec,
+        device,
+        out,
+        snapshot_path,
+        split.extra(),
+        refit_with=encode if spec.refit else None,
+        more_seeds=[
+            (lambda s=s: prepare_split(snapshot, split, s, encode)) for s in spec.seeds[1:]
+        ],
+    )
+    payload["seconds"] = round(time.perf_counter() - started, 2)
+    return payload
+
+
+def _save_split(prepared: Prepared, folder: Path) -> None:
+    if prepared.split is None:
+        raise JobError("--save-split needs a split")
+    try:
+        save_split(
+            folder,
+            prepared.dataset,
+            prepared.snapshot.nodes["user"]["id"],
+            prepared.snapshot.nodes["item"]["id"],
+            prepared.targets["user_item"],
+            prepared.split,
+        )
+    except ValueError as e:
+        raise JobError(str(e)) from None
+
+
+def train_and_save(
+    prepared: Prepared,
+    spec: TrainSpec,
+    device: torch.device,
+    folder: Path,
+    snapshot_path: Path,
+    extra: dict[str, Any],
+    refit_with: TextEncoderFn | None = None,
+    more_seeds: list[Callable[[], Prepared]] | None = None,
+) -> dict[str, Any]:
+    """Run the experiment (once per seed: ``prepared`` is the first seed's, ``more_seeds``
+    prepare the others one at a time) and write the first seed's checkpoint, or with
+    ``refit_with`` the model retrained on every edge; returns the metrics JSON."""
+    seed = prepared.split.seed if prepared.split else 0
+
+    def experiment(data: Prepared, train_seed: int):
+        return run_experiment(
+            data,
+            spec.config,
+            device,
+            train_seed,
+            spec.baselines,
+            baseline_configs=spec.baseline_configs,
+            variants=spec.variants,
+        )
+
+    try:
+        payload, ours = experiment(prepared, seed)
+        runs = [payload]
+        for make in more_seeds or []:
+            other = make()
+            runs.append(experiment(other, other.split.seed if other.split else 0)[0])
+    except ValueError as e:
+        raise JobError(str(e)) from None
+    assert ours is not None
+    if len(runs) > 1:
+        payload = aggregate(runs)
+    model, graph, user_features = ours.model, ours.graph, prepared.user_features
+    if refit_with is not None:
+        everything = prepare(prepared.snapshot, "all", seed, refit_with)
+        model, graph = refit(everything, ours.configs, ours.best_epoch, device, seed)
+        user_features = everything.user_features
+    payload["device"] = str(device)
+    payload["checkpoint"] = str(folder)
+    payload["refit"] = refit_with is not None
+    info = {
+        "split": prepared.split.mode if prepared.split else "all",
+        "seed": seed,
+        "fit": ours.summary(),
+        "refit": refit_with is not None,
+        "dataset": prepared.dataset,
+        "baseline_configs": {n: c.to_dict() for n, c in spec.baseline_configs.items()},
+        **extra,
+    }
+    save_checkpoint(
+        folder,
+        model,
+        spec.config,
+        ours.configs,
+        graph.id_mask,
+        prepared.snapshot,
+        snapshot_path,
+        user_features,
+        info,
+        payload,
+    )
+    return payload
+
+
+def evaluate(
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    baselines: tuple[str, ...],
+    device: torch.device,
+    encode: TextEncoderFn,
+) -> dict[str, Any]:
+    """A checkpoint on its split's test edges, baselines retrained on the same split."""
+    if checkpoint.info.get("refit"):
+        raise JobError(
+            f"checkpoint {checkpoint.folder} was refitted on every edge, test edges included: "
+            "its split figures are in its metrics.json; evaluate a checkpoint trained without "
+            "--refit"
+        )
+    info = checkpoint.info
+    split = SplitSpec(
+        info["split"],
+        Path(info["published"]) if info.get("published") else None,
+        info.get("id_prefix", ""),
+        bool(info.get("user_profiles", False)),
+    )
+    seed = info["seed"]
+    prepared = prepare_split(snapshot, split, seed, encode)
+    graph = graph_for(prepared, checkpoint.config).to(device)
+    model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+    payload: dict[str, Any] = {
+        "dataset": prepared.dataset,
+        "split": prepared.split.mode,
+        "model": f"hetero-{checkpoint.config.conv}",
+        "seed": seed,
+        "metrics": evaluate_model(
+            model, graph, ranking_tasks(prepared, graph, "test"), device, seed
+        ),
+        "baselines": {},
+        "checkpoint": str(checkpoint.folder),
+    }
+    if baselines:
+        tuned = {
+            name: ModelConfig.from_dict(values)
+            for name, values in info.get("baseline_configs", {}).items()
+        }
+        baseline_payload, _ = run_experiment(
+            prepared,
+            checkpoint.config,
+            device,
+            seed,
+            baselines,
+            train_ours=False,
+            baseline_configs=tuned,
+        )
+        payload["baselines"] = baseline_payload["baselines"]
+    return payload
+
+
+def tune(
+    snapshot: Snapshot,
+    split: SplitSpec,
+    conv: str,
+    baseline: str | None,
+    epochs: int,
+    trials: int,
+    storage: Path,
+    study: str | None,
+    seed: int,
+    device: torch.device,
+    encode: TextEncoderFn,
+) -> dict[str, Any]:
+    """An Optuna study on validation Recall@20 (resumable), for ours or a learned baseline;
+    writes ``best_params-STUDY.json`` beside the storage."""
+    if baseline is not None and baseline not in LEARNED_BASELINES:
+        choices = ", ".join(LEARNED_BASELINES)
+        raise JobError(f"--baseline must be one of {choices}, got {baseline!r}")
+    tuned_model = baseline or "ours"
+    prepared = prepare_split(snapshot, split, seed, encode)
+    base = replace(ModelConfig(conv=conv), fit=FitConfig(epochs=epochs))
+    name = study or f"{prepared.dataset}-{prepared.split.mode}-{baseline or conv}"
+    result = run_study(prepared, base, device, trials, storage, name, seed, model=tuned_model)
+    params_path = storage.parent / f"best_params-{name}.json"
+    write_params(params_path, tuned_model, result["best_params"])
+    result["params_file"] = str(params_path)
+    return result
+
+
+def predict(
+    driver: Driver,
+    database: str | None,
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    k: int,
+    targets: Sequence[str],
+    device: torch.device,
+    users_per_transaction: int = 500,
+    keep_previous: bool = False,
+) -> dict[str, Any]:
+    """Write the top-K new items and interests of every user as one atomically switched run."""
+    unknown = [t for t in targets if t not in PREDICTION_TARGETS]
+    if unknown or not targets:
+        raise JobError(f"--targets takes item and/or interest, got {','.join(targets)!r}")
+    if "interest" in targets and not checkpoint.uses_interests:
+        raise JobError("this checkpoint was trained without interest nodes: use --targets item")
+    try:
+        return write_predictions(
+            driver,
+            checkpoint,
+            snapshot,
+            k,
+            targets,
+            device,
+            database,
+            users_per_transaction,
+            keep_previous,
+        )
+    except ValueError as e:
+        raise JobError(str(e)) from None
+
+
+#: the demo's variant choice: ours against its LightGCN-equivalent, then a refit on every edge
+DEMO_VARIANTS = ("full", "lightgcn")
+
+
+def model_demo(
+    driver: Driver, database: str | None, home: Path, dataset: str, text_model: str
+) -> dict[str, Any]:
+    """The model half of ``demo``: export, train (choosing between ours and its
+    LightGCN-equivalent on validation, popularity and LightGCN as baselines), refit on every
+    edge, predict with the refitted model."""
+    folder = home / "snapshot"
+    exported = export_to(driver, database, folder, dataset)
+    snapshot = open_snapshot(folder)
+    device = torch_device("auto")
+    encode = user_text_encoder(snapshot, text_model, "auto", home / "embeddings.sqlite")
+    checkpoint = home / "checkpoint"
+    metrics = train(
+        snapshot,
+        folder,
+        SplitSpec(),
+        TrainSpec(ModelConfig(), ("popularity", "lightgcn"), variants=DEMO_VARIANTS, refit=True),
+        device,
+        encode,
+        checkpoint,
+    )
+    predicted = predict(
+        driver,
+        database,
+        load_checkpoint(checkpoint),
+        snapshot,
+        20,
+        ["item", "interest"],
+        device,
+    )
+    return {"export": exported, "train": metrics, "predict": predicted}
