@@ -27,6 +27,7 @@ bench: setup
 	$(PY) benchmarks/bench_ingest.py --datasets-dir $(DATASETS)
 	$(PY) benchmarks/bench_encoder.py --datasets-dir $(DATASETS)
 	$(PY) benchmarks/bench_predict.py --neo4j
+	$(PY) benchmarks/bench_serving.py   # needs a current prediction run (make demo)
 
 # Training speed from a snapshot and checkpoint (e.g. after `make demo`); add DEVICES=cpu,cuda on a GPU box.
 SNAPSHOT ?= $(HOME)/.interestgraph/snapshot

@@ -3,31 +3,38 @@ interests, read in the caller's transaction.
 
 Every query takes the user and the candidates as parameters and returns, per path, the ids of
 its nodes in order, the relationships as they are stored (type, start id, end id), the
-*fan-out* of each middle node and the weights of ``RELATED_TO`` edges on the path. The fan-out
-of a middle node is its degree over the relationship that leads on toward the candidate (the
-items an interest is on, the users who rated an item, the items a user rated…): a middle node
-with few ways onward is specific to this pair, which is what the ranking in
-:mod:`serving.explanations` rewards.
+*fan-out* of each middle node, the weights of ``RELATED_TO`` edges on the path and its score.
+The fan-out of a middle node is its degree over the relationship that leads on toward the
+candidate (the items an interest is on, the users who rated an item, the items a user
+rated…): a middle node with few ways onward is specific to this pair. A path's score is
+``Π 1/ln(2 + fan-out) × Π RELATED_TO weight`` (see :mod:`serving.explanations`).
 
 Search bounds keep every query proportional to the user, not to the graph: similar-user paths
 go through the user's ``$scan`` rarest items only (the ones that explain most anyway), shared
 interests are joined on the interest (``USING JOIN``: the user's side and the candidates' side
-are expanded once each, never a popular interest's every item), and each kind returns at most ``$per_kind`` paths per candidate, the most specific first.
+are expanded once each, never a popular interest's every item), and each kind returns at most
+``$per_kind`` paths per candidate, the most specific first.
+
+The batch prediction job stores each prediction's best paths with it (:func:`encode_paths`);
+the serving layer re-checks them with :func:`existing_relationships` in the transaction that
+reads the predictions, so a served path always exists, at the cost of a few index lookups
+instead of the path search.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from neo4j import ManagedTransaction
+from neo4j import Driver, ManagedTransaction
 
 #: The rank of a path inside its kind: specificity (1 / ln(2 + fan-out) per middle node, times
 #: RELATED_TO weights), then the user's own edge weight, then ids for a stable order.
 _TOP_PER_CANDIDATE = """
 WITH cid, path, score, user_weight
 ORDER BY cid, score DESC, user_weight DESC, path.key
-WITH cid, collect(path {.*, user_weight: user_weight})[..$per_kind] AS paths
+WITH cid, collect(path {.*, user_weight: user_weight, score: score})[..$per_kind] AS paths
 UNWIND paths AS path
 RETURN cid AS candidate, path
 """
@@ -180,3 +187,89 @@ def explanation_paths(
         for record in result:
             out[record["candidate"]].append({"kind": kind, **record["path"]})
     return out
+
+
+def best_paths(raws: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` most specific paths, every kind merged (ties: the user's stronger edge,
+    then the path's ids, for a stable order)."""
+    ranked = sorted(
+        raws, key=lambda p: (-p["score"], -(p.get("user_weight") or 0.0), p["kind"], p["key"])
+    )
+    return ranked[:limit]
+
+
+def encode_paths(paths: list[dict[str, Any]]) -> str:
+    """Paths as stored on a prediction (``explanations``, a JSON string property)."""
+    return json.dumps(paths, separators=(",", ":"))
+
+
+def decode_paths(stored: str | None) -> list[dict[str, Any]]:
+    return json.loads(stored) if stored else []
+
+
+#: the labels at either end of each relationship type paths use
+_ENDS = {
+    "INTERACTED": ("User", "Item"),
+    "HAS_INTEREST": ("Item", "Interest"),
+    "INTERESTED_IN": ("User", "Interest"),
+    "RELATED_TO": ("Interest", "Interest"),
+    "FRIEND": ("User", "User"),
+}
+
+
+def _existing_statement() -> str:
+    parts = [
+        f"UNWIND $pairs['{rel_type}'] AS p MATCH (a:{start} {{id: p[0]}})-[:{rel_type}]->"
+        f"(b:{end} {{id: p[1]}}) RETURN DISTINCT '{rel_type}' AS type, p"
+        for rel_type, (start, end) in _ENDS.items()
+    ]
+    # one record back, not one per relationship: the driver pays per record streamed
+    return "CALL () {\n" + "\nUNION ALL\n".join(parts) + "\n}\nRETURN collect([type, p]) AS found"
+
+
+#: one statement checks every relationship type (one round trip, one cached plan)
+_EXISTING = _existing_statement()
+
+
+def existing_relationships(
+    tx: ManagedTransaction, rels: Iterable[tuple[str, str, str]]
+) -> set[tuple[str, str, str]]:
+    """Which ``(type, start id, end id)`` relationships exist now, read in ``tx``: how stored
+    paths are checked before they are served."""
+    pairs: dict[str, set[tuple[str, str]]] = {rel_type: set() for rel_type in _ENDS}
+    for rel_type, start, end in rels:
+        if rel_type in pairs:
+            pairs[rel_type].add((start, end))
+    if not any(pairs.values()):
+        return set()
+    record = tx.run(_EXISTING, pairs={t: [list(p) for p in ps] for t, ps in pairs.items()}).single()
+    found = record["found"] if record else []
+    return {(rel_type, pair[0], pair[1]) for rel_type, pair in found}
+
+
+def paths_for_predictions(
+    driver: Driver,
+    target: str,
+    users: Sequence[str],
+    candidates: Sequence[str],
+    limit: int,
+    database: str | None = None,
+) -> list[str]:
+    """The encoded best ``limit`` paths of each ``(users[i], candidates[i])`` prediction, read
+    in one transaction for the whole chunk (what the batch job stores with its predictions)."""
+    wanted: dict[str, list[str]] = {}
+    for user, candidate in zip(users, candidates, strict=True):
+        wanted.setdefault(user, []).append(candidate)
+
+    def work(tx: ManagedTransaction) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        return {
+            user: explanation_paths(tx, user, target, cands, per_kind=limit)
+            for user, cands in wanted.items()
+        }
+
+    with driver.session(database=database, default_access_mode="READ") as session:
+        found = session.execute_read(work)
+    return [
+        encode_paths(best_paths(found[user][candidate], limit))
+        for user, candidate in zip(users, candidates, strict=True)
+    ]

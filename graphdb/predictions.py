@@ -6,7 +6,8 @@ Protocol (every statement below takes parameters only):
    hash of the checkpoint, snapshot and options, so running the same job again after a crash
    finds the same run and resumes it.
 2. ``write_chunk``: one transaction per chunk of users, creating every prediction of those
-   users (``PREDICTED_ITEM`` / ``PREDICTED_INTEREST`` with ``{score, rank, run}``). A chunk is
+   users (``PREDICTED_ITEM`` / ``PREDICTED_INTEREST`` with ``{score, rank, run,
+   explanations}``, the last a JSON list of the pair's best explanation paths, or null). A chunk is
    all-or-nothing, so a user has all K predictions of a target or none; ``done_users`` tells a
    resumed job whom to skip.
 3. ``switch_run``: one transaction sets the old current run to ``superseded`` and this one to
@@ -64,7 +65,8 @@ def _write_statement(target: str) -> str:
         "UNWIND range(0, size($users) - 1) AS i "
         "MATCH (u:User {id: $users[i]}) "
         f"MATCH (t:{_TARGET_LABELS[target]} {{id: $targets[i]}}) "
-        f"CREATE (u)-[:{rel} {{score: $scores[i], rank: $ranks[i], run: $run}}]->(t)"
+        f"CREATE (u)-[:{rel} {{score: $scores[i], rank: $ranks[i], run: $run, "
+        "explanations: $explanations[i]}]->(t)"
     )
 
 
@@ -111,7 +113,8 @@ def write_chunk(
     rows: dict[str, dict[str, list[Any]]],
     database: str | None = None,
 ) -> int:
-    """Write one chunk (target → column lists users/targets/scores/ranks) in ONE transaction."""
+    """Write one chunk (target → column lists users/targets/scores/ranks/explanations) in ONE
+    transaction."""
 
     def work(tx: ManagedTransaction) -> int:
         written = 0

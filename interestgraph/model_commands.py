@@ -346,6 +346,10 @@ def predict(
     keep_previous: Annotated[
         bool, typer.Option(help="Keep the replaced run (status superseded) to compare with.")
     ] = False,
+    paths: Annotated[
+        int,
+        typer.Option(min=0, max=5, help="Explanation paths stored with each prediction (0: none)."),
+    ] = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Write the top-K new items and interests of every user as one atomically switched run."""
@@ -367,5 +371,6 @@ def predict(
                 device_,
                 users_per_transaction,
                 keep_previous,
+                paths,
             )
     emit(report, as_json)

@@ -22,6 +22,7 @@ from features.encoder import DEFAULT_MODEL
 from interestgraph.common import JsonFlag, graph, neo4j_target, reported
 from interestgraph.output import emit, fail, table
 from interestgraph.settings import Settings
+from serving.schemas import MAX_PATHS
 
 #: environment variable carrying the serve options to uvicorn's worker processes
 OPTIONS_ENV = "INTERESTGRAPH_SERVE_OPTIONS"
@@ -140,7 +141,7 @@ def recommend(
     target: TargetOpt = "item",
     k: Annotated[int, typer.Option(min=1, max=100)] = 10,
     explain: Annotated[bool, typer.Option("--explain", help="Add explanation paths.")] = False,
-    paths: Annotated[int, typer.Option(min=1, max=10, help="Paths per recommendation.")] = 3,
+    paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="Paths per recommendation.")] = 3,
     as_json: JsonFlag = False,
 ) -> None:
     """The current run's top-K items or interests for a user (what GET
@@ -161,7 +162,7 @@ def explain(
     target: Annotated[
         str | None, typer.Option("--target", help="item or interest [default: whichever exists].")
     ] = None,
-    paths: Annotated[int, typer.Option(min=1, max=10)] = 3,
+    paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS)] = 3,
     as_json: JsonFlag = False,
 ) -> None:
     """Why a user might want an item or an interest: the graph paths that connect them."""

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from graphdb.explanations import best_paths
 from serving.schemas import Explanation, PathNode, PathRelationship, PathScore
 
 #: node labels along each kind of path, user first, candidate last
@@ -57,14 +58,10 @@ def specificity(fan_out: int) -> float:
 
 
 def build_explanation(
-    target: str,
-    raw: dict[str, Any],
-    user_name: str | None,
-    candidate_name: str | None,
-    user_weight: float | None = None,
+    target: str, raw: dict[str, Any], user_name: str | None, candidate_name: str | None
 ) -> Explanation:
-    """One raw path from :func:`graphdb.explanations.explanation_paths` as an
-    :class:`Explanation`; the score is recomputed here from its components."""
+    """One raw path of :mod:`graphdb.explanations` as an :class:`Explanation` (its score as
+    Neo4j computed it; the components say how)."""
     kind = raw["kind"]
     labels = _LABELS[target][kind]
     names = list(raw["names"])
@@ -74,21 +71,18 @@ def build_explanation(
         for node_id, label, name in zip(raw["nodes"], labels, names, strict=True)
     ]
     fans = [int(f) for f in raw["fans"]]
-    weights = [float(w) for w in raw["weights"]]
-    parts = [specificity(f) for f in fans]
-    score = math.prod(parts) * math.prod(weights)
     shown = [n.name or (f"user {n.id}" if n.label == "User" else n.id) for n in nodes]
     fields = {f"n{k}": shown[k] for k in range(1, len(shown) - 1)}
     return Explanation(
         kind=kind,
         nodes=nodes,
         relationships=[PathRelationship(type=t, start=s, end=e) for t, s, e in raw["rels"]],
-        score=round(score, 6),
+        score=round(float(raw["score"]), 6),
         components=PathScore(
             fan_outs=fans,
-            specificity=[round(p, 6) for p in parts],
-            relation_weights=weights,
-            user_edge_weight=user_weight,
+            specificity=[round(specificity(f), 6) for f in fans],
+            relation_weights=[float(w) for w in raw["weights"]],
+            user_edge_weight=raw.get("user_weight"),
         ),
         sentence=_SENTENCES[target][kind].format(c=shown[-1], **fields),
     )
@@ -102,12 +96,9 @@ def best_explanations(
     limit: int,
 ) -> list[Explanation]:
     """The ``limit`` best explanations of one (user, candidate) pair, every kind merged."""
-    built = [
-        (build_explanation(target, raw, user_name, candidate_name, raw.get("user_weight")), raw)
-        for raw in raws
+    return [
+        build_explanation(target, raw, user_name, candidate_name) for raw in best_paths(raws, limit)
     ]
-    built.sort(key=lambda pair: (-pair[0].score, -(pair[1].get("user_weight") or 0.0)))
-    return [explanation for explanation, _ in built[:limit]]
 
 
 def without_first_hop(explanation: Explanation) -> Explanation:

@@ -22,7 +22,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graphdb.explanations import explanation_paths
+from graphdb.explanations import decode_paths, existing_relationships, explanation_paths
 from graphdb.predictions import CURRENT_RUN
 from graphdb.schema import Label
 from graphdb.vectors import similar_nodes_in
@@ -71,11 +71,21 @@ def _node(label: str, name: str) -> str:
 
 
 def _predictions_query(target: str) -> str:
-    return (
-        f"MATCH (:User {{id: $user}})-[p:{_PREDICTED[target]}]->(n:{_TARGET_LABEL[target]}) "
-        f"WHERE p.run = $run RETURN n.id AS id, {_NAME[target]} AS name, p.score AS score, "
-        "p.rank AS rank ORDER BY p.rank LIMIT $k"
-    )
+    """The user, the current run and the user's top ``$k`` of it in one round trip (the hot
+    path: every statement costs a Bolt round trip and driver work)."""
+    return f"""
+OPTIONAL MATCH (u:User {{id: $user}})
+OPTIONAL MATCH (r:PredictionRun {{status: 'current'}})
+CALL (u, r) {{
+  OPTIONAL MATCH (u)-[p:{_PREDICTED[target]}]->(n:{_TARGET_LABEL[target]}) WHERE p.run = r.id
+  WITH p, n ORDER BY p.rank LIMIT $k
+  RETURN collect({{id: n.id, name: {_NAME[target]}, score: p.score, rank: p.rank,
+                   stored: p.explanations}}) AS rows
+}}
+RETURN u IS NOT NULL AS found, u.name AS user_name,
+       r {{.id, .model, .created, .checkpoint}} AS run,
+       [row IN rows WHERE row.id IS NOT NULL] AS rows
+"""
 
 
 def _pair_query(target: str) -> str:
@@ -119,6 +129,28 @@ ORDER BY p.score DESC, p.rank, u.id LIMIT $k
 """
 
 
+def _run_info(run: dict[str, Any]) -> RunInfo:
+    created = run.get("created")
+    return RunInfo(
+        id=run["id"],
+        model=run.get("model"),
+        created=created.iso_format() if created is not None else None,
+        checkpoint=run.get("checkpoint"),
+    )
+
+
+def _still_there(
+    tx: ManagedTransaction, paths: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Of each candidate's paths, those whose every relationship exists now."""
+    wanted = {tuple(rel) for found in paths.values() for p in found for rel in p["rels"]}
+    alive = existing_relationships(tx, wanted)  # type: ignore[arg-type]
+    return {
+        c: [p for p in found if all(tuple(rel) in alive for rel in p["rels"])]
+        for c, found in paths.items()
+    }
+
+
 class Lookups:
     """Read-only lookups over one driver (owned by the caller: one per worker process).
 
@@ -150,15 +182,7 @@ class Lookups:
     @staticmethod
     def _current_run(tx: ManagedTransaction) -> RunInfo | None:
         record = tx.run(CURRENT_RUN).single()
-        if record is None:
-            return None
-        created = record["created"]
-        return RunInfo(
-            id=record["id"],
-            model=record["model"],
-            created=created.iso_format() if created is not None else None,
-            checkpoint=record["checkpoint"],
-        )
+        return _run_info(record.data()) if record is not None else None
 
     @staticmethod
     def _name_of(tx: ManagedTransaction, label: str, node_id: str) -> str | None:
@@ -183,10 +207,13 @@ class Lookups:
         """The current run's top ``k`` for ``user``, optionally with explanations."""
 
         def work(tx: ManagedTransaction) -> Recommendations:
-            user_name = self._name_of(tx, "User", user)
-            run = self._require_run(tx)
-            rows = tx.run(_predictions_query(target), user=user, run=run.id, k=k).data()
-            raws = explanation_paths(tx, user, target, [r["id"] for r in rows]) if explain else {}
+            record = tx.run(_predictions_query(target), user=user, k=k).single()
+            if record is None or not record["found"]:
+                raise NotFound("User", user)
+            if record["run"] is None:
+                raise Unavailable("no current prediction run: run `interestgraph predict` first")
+            user_name, run, rows = record["user_name"], _run_info(record["run"]), record["rows"]
+            found = self._verified_paths(tx, user, target, rows, paths) if explain else {}
             return Recommendations(
                 user=user,
                 target=target,  # type: ignore[arg-type]
@@ -198,7 +225,7 @@ class Lookups:
                         score=r["score"],
                         rank=r["rank"],
                         explanations=(
-                            best_explanations(target, raws[r["id"]], user_name, r["name"], paths)
+                            best_explanations(target, found[r["id"]], user_name, r["name"], paths)
                             if explain
                             else None
                         ),
@@ -208,6 +235,28 @@ class Lookups:
             )
 
         return self._read(work)
+
+    @staticmethod
+    def _verified_paths(
+        tx: ManagedTransaction, user: str, target: str, rows: list[dict[str, Any]], paths: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each prediction's best stored paths whose every relationship still exists (checked
+        in ``tx``): the first ``paths`` of each are checked, the rest only where one of those
+        failed; a prediction left with none (stored without paths, or the graph changed) gets
+        a fresh path search."""
+        stored = {r["id"]: decode_paths(r["stored"]) for r in rows}
+        valid = _still_there(tx, {c: found[:paths] for c, found in stored.items()})
+        short = {
+            c: found[paths:]
+            for c, found in stored.items()
+            if len(valid[c]) < paths and found[paths:]
+        }
+        for c, more in _still_there(tx, short).items():
+            valid[c] += more
+        missing = [c for c, found in valid.items() if not found]
+        if missing:
+            valid.update(explanation_paths(tx, user, target, missing, per_kind=paths))
+        return valid
 
     def interests(self, user: str, k: int) -> UserInterests:
         """What the user showed (with its source) and what the current run expands it with."""

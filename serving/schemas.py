@@ -15,7 +15,7 @@ NodeLabel = Literal["User", "Item", "Interest"]
 MAX_ID_LENGTH = 200
 #: Most results one list returns (``k``), and most paths per recommendation.
 MAX_K = 100
-MAX_PATHS = 10
+MAX_PATHS = 5
 
 
 class PathNode(BaseModel):

@@ -26,6 +26,7 @@ from neo4j import Driver
 from tqdm import tqdm
 
 from gnn.graph import TARGETS, Graph
+from graphdb.explanations import paths_for_predictions
 from graphdb.predictions import begin_run, done_users, remove_stale_runs, switch_run, write_chunk
 from graphdb.schema import ensure_schema
 from graphdb.snapshot import Snapshot
@@ -39,11 +40,17 @@ from training.scoring import known_links, top_k
 PREDICTION_TARGETS = {"item": "user_item", "interest": "user_interest"}
 
 
-def run_id_for(checkpoint: Checkpoint, k: int, targets: Sequence[str]) -> str:
+#: explanation paths stored with each prediction by default (the API serves up to this many)
+STORED_PATHS = 5
+
+
+def run_id_for(
+    checkpoint: Checkpoint, k: int, targets: Sequence[str], paths: int = STORED_PATHS
+) -> str:
     """Same weights, snapshot and options → same id, which is what makes a re-run resume."""
     digest = hashlib.sha256()
     digest.update((checkpoint.folder / "model.pt").read_bytes())
-    digest.update(json.dumps([checkpoint.snapshot_hash, k, sorted(targets)]).encode())
+    digest.update(json.dumps([checkpoint.snapshot_hash, k, sorted(targets), paths]).encode())
     return f"run-{digest.hexdigest()[:16]}"
 
 
@@ -80,11 +87,13 @@ def predict(
     users_per_transaction: int = 500,
     keep_previous: bool = False,
     progress: bool = True,
+    paths: int = STORED_PATHS,
 ) -> dict[str, Any]:
-    """Score, write and switch; returns counts and throughput figures. Raises ``ValueError``
-    before touching the graph when the checkpoint has no model for a requested target."""
+    """Score, find each prediction's best ``paths`` explanation paths (0: none), write and
+    switch; returns counts and throughput figures. Raises ``ValueError`` before touching the
+    graph when the checkpoint has no model for a requested target."""
     started = time.perf_counter()
-    run_id = run_id_for(checkpoint, k, targets)
+    run_id = run_id_for(checkpoint, k, targets, paths)
     graph, pairs = production_graph(checkpoint, snapshot)
     graph = graph.to(device)
     model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
@@ -120,8 +129,9 @@ def predict(
         emb = model.embed(graph)
     user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
     written: dict[str, int] = {}
+    explained: dict[str, int] = {}
     resumed = 0
-    score_seconds = write_seconds = 0.0
+    score_seconds = write_seconds = explain_seconds = 0.0
     for name in targets:
         target = PREDICTION_TARGETS[name]
         dst_type = TARGETS[target][1]
@@ -131,6 +141,7 @@ def predict(
         todo = np.flatnonzero(~np.isin(user_ids, list(done)))
         known = known_links(pairs[target], len(user_ids))
         written[name] = 0
+        explained[name] = 0
         bar = tqdm(
             total=len(todo),
             desc=f"predict {name}",
@@ -158,6 +169,17 @@ def predict(
             }
             now = time.perf_counter()
             score_seconds += now - clock
+            columns["explanations"] = (
+                paths_for_predictions(
+                    driver, name, columns["users"], columns["targets"], paths, database
+                )
+                if paths
+                else [None] * len(columns["users"])
+            )
+            explained[name] += sum(e not in (None, "[]") for e in columns["explanations"])
+            clock = time.perf_counter()
+            explain_seconds += clock - now
+            now = clock
             written[name] += write_chunk(driver, run_id, {name: columns}, database)
             clock = time.perf_counter()
             write_seconds += clock - now
@@ -175,7 +197,11 @@ def predict(
         "written": written,
         "previous_runs": previous,
         "removed_runs": sorted(set(removed_before) | set(removed_after)),
+        "explained": {
+            t: round(explained[t] / written[t], 4) if written[t] else None for t in written
+        },
         "score_seconds": round(score_seconds, 3),
+        "explain_seconds": round(explain_seconds, 3),
         "write_seconds": round(write_seconds, 3),
         "relationships_per_second": round(total / write_seconds, 1) if write_seconds else None,
         "seconds": round(time.perf_counter() - started, 3),

@@ -22,7 +22,7 @@ from features.cache import EmbeddingCache, embed_with_cache
 from features.encoder import EncoderError, TextEncoder, load_encoder, resolve_device
 from graphdb.export import export_snapshot
 from graphdb.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
-from training.batch_predict import PREDICTION_TARGETS
+from training.batch_predict import PREDICTION_TARGETS, STORED_PATHS
 from training.batch_predict import predict as write_predictions
 from training.checkpoint import (
     Checkpoint,
@@ -393,8 +393,10 @@ def predict(
     device: torch.device,
     users_per_transaction: int = 500,
     keep_previous: bool = False,
+    paths: int = STORED_PATHS,
 ) -> dict[str, Any]:
-    """Write the top-K new items and interests of every user as one atomically switched run."""
+    """Write the top-K new items and interests of every user, each with its best ``paths``
+    explanation paths, as one atomically switched run."""
     unknown = [t for t in targets if t not in PREDICTION_TARGETS]
     if unknown or not targets:
         raise JobError(f"--targets takes item and/or interest, got {','.join(targets)!r}")
@@ -411,6 +413,7 @@ def predict(
             database,
             users_per_transaction,
             keep_previous,
+            paths=paths,
         )
     except ValueError as e:
         raise JobError(str(e)) from None

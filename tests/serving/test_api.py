@@ -5,6 +5,7 @@ the committed OpenAPI contract."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,59 @@ def test_the_committed_openapi_schema_is_the_contract(client: TestClient) -> Non
     assert client.get("/openapi.json").json() == committed, (
         "the API changed: regenerate with `interestgraph serve --openapi > serving/openapi.json`"
     )
+
+
+def test_stored_paths_are_rechecked_before_they_are_served(
+    client: TestClient, session_driver: Driver, users: list[str]
+) -> None:
+    """A path stored by `predict` whose relationship has since gone is not served."""
+    user = users[2]
+    first = client.get(
+        f"/v1/users/{user}/recommendations", params={"k": 1, "explain": "true", "paths": 5}
+    ).json()["recommendations"][0]
+    stored = session_driver.execute_query(
+        "MATCH (:User {id: $u})-[p:PREDICTED_ITEM {rank: 1}]->() "
+        "MATCH (r:PredictionRun {status: 'current'}) WHERE p.run = r.id "
+        "RETURN p.explanations AS paths",
+        u=user,
+    ).records[0]["paths"]
+    assert stored and [p["sentence"] for p in first["explanations"]]
+    path = first["explanations"][0]
+    gone = path["relationships"][-1]
+    ends = {n["id"]: n["label"] for n in path["nodes"][-2:]}
+    start_label, end_label = ends[gone["start"]], ends[gone["end"]]
+    assert {start_label, end_label} <= {"User", "Item", "Interest"}
+    assert gone["type"] in {"INTERACTED", "HAS_INTEREST", "INTERESTED_IN", "RELATED_TO"}
+    pattern = f"(a:{start_label} {{id: $a}})-[h:{gone['type']}]->(b:{end_label} {{id: $b}})"
+    removed = session_driver.execute_query(
+        f"MATCH {pattern} WITH h, properties(h) AS kept DELETE h RETURN kept",
+        a=gone["start"],
+        b=gone["end"],
+    ).records[0]["kept"]
+    try:
+        again = client.get(
+            f"/v1/users/{user}/recommendations", params={"k": 1, "explain": "true", "paths": 5}
+        ).json()["recommendations"][0]
+        assert all(gone not in p["relationships"] for p in again["explanations"])
+        assert all(path_exists(session_driver, p) for p in again["explanations"])
+    finally:
+        session_driver.execute_query(
+            f"MATCH (a:{start_label} {{id: $a}}), (b:{end_label} {{id: $b}}) "
+            f"CREATE (a)-[h:{gone['type']}]->(b) SET h = $kept",
+            a=gone["start"],
+            b=gone["end"],
+            kept=removed,
+        )
+
+
+def test_path_scores_are_the_documented_product(client: TestClient, users: list[str]) -> None:
+    """Neo4j ranks paths by the same formula the components document."""
+    body = client.get(
+        f"/v1/users/{users[3]}/recommendations", params={"k": 5, "explain": "true", "paths": 5}
+    ).json()
+    paths = [p for r in body["recommendations"] for p in r["explanations"]]
+    assert paths
+    for path in paths:
+        parts = path["components"]
+        product = math.prod(parts["specificity"]) * math.prod(parts["relation_weights"])
+        assert path["score"] == pytest.approx(product, rel=1e-4)
