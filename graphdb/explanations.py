@@ -39,6 +39,39 @@ UNWIND paths AS path
 RETURN cid AS candidate, path
 """
 
+
+def _similar_users(last: str, label: str) -> str:
+    """user -INTERACTED-> item <-INTERACTED- other user -``last``-> candidate (a ``label``)."""
+    return f"""
+MATCH (u:User {{id: $user}})-[r:INTERACTED]->(i:Item)
+WITH u, i, r, COUNT {{ (i)<-[:INTERACTED]-() }} AS i_fan
+ORDER BY i_fan, i.id LIMIT $scan
+MATCH (i)<-[:INTERACTED]-(v:User) WHERE v <> u
+WITH i, r, i_fan, v, COUNT {{ (v)-[:{last}]->() }} AS v_fan
+UNWIND $candidates AS cid
+MATCH (v)-[:{last}]->(c:{label} {{id: cid}})
+WITH cid, 1.0 / (log(2 + i_fan) * log(2 + v_fan)) AS score, r.weight AS user_weight,
+     {{key: i.id + '|' + v.id, nodes: [$user, i.id, v.id, cid],
+      names: [null, i.title, v.name, null],
+      rels: [['INTERACTED', $user, i.id], ['INTERACTED', v.id, i.id], ['{last}', v.id, cid]],
+      fans: [i_fan, v_fan], weights: []}} AS path
+"""
+
+
+def _friend(last: str, label: str) -> str:
+    """user -FRIEND- friend -``last``-> candidate (a ``label``)."""
+    return f"""
+MATCH (u:User {{id: $user}})-[f:FRIEND]-(v:User)
+WITH v, f, COUNT {{ (v)-[:{last}]->() }} AS v_fan
+UNWIND $candidates AS cid
+MATCH (v)-[:{last}]->(c:{label} {{id: cid}})
+WITH cid, 1.0 / log(2 + v_fan) AS score, 1.0 AS user_weight,
+     {{key: v.id, nodes: [$user, v.id, cid], names: [null, v.name, null],
+      rels: [['FRIEND', startNode(f).id, endNode(f).id], ['{last}', v.id, cid]],
+      fans: [v_fan], weights: []}} AS path
+"""
+
+
 _ITEM_QUERIES = {
     # user -INTERACTED-> item -HAS_INTEREST-> interest <-HAS_INTEREST- candidate
     "shared_interest": """
@@ -82,33 +115,8 @@ WITH cid, coalesce(rel.weight, 1.0) / (log(2 + t_fan) * log(2 + t2_fan)) AS scor
              ['RELATED_TO', startNode(rel).id, endNode(rel).id], ['HAS_INTEREST', cid, t2.id]],
       fans: [t_fan, t2_fan], weights: [coalesce(rel.weight, 1.0)]} AS path
 """,
-    # user -INTERACTED-> item <-INTERACTED- other user -INTERACTED-> candidate
-    "similar_users": """
-MATCH (u:User {id: $user})-[r:INTERACTED]->(i:Item)
-WITH u, i, r, COUNT { (i)<-[:INTERACTED]-() } AS i_fan
-ORDER BY i_fan, i.id LIMIT $scan
-MATCH (i)<-[:INTERACTED]-(v:User) WHERE v <> u
-WITH i, r, i_fan, v, COUNT { (v)-[:INTERACTED]->() } AS v_fan
-UNWIND $candidates AS cid
-MATCH (v)-[:INTERACTED]->(c:Item {id: cid})
-WITH cid, 1.0 / (log(2 + i_fan) * log(2 + v_fan)) AS score, r.weight AS user_weight,
-     {key: i.id + '|' + v.id, nodes: [$user, i.id, v.id, cid],
-      names: [null, i.title, v.name, null],
-      rels: [['INTERACTED', $user, i.id], ['INTERACTED', v.id, i.id],
-             ['INTERACTED', v.id, cid]],
-      fans: [i_fan, v_fan], weights: []} AS path
-""",
-    # user -FRIEND- friend -INTERACTED-> candidate
-    "friend": """
-MATCH (u:User {id: $user})-[f:FRIEND]-(v:User)
-WITH v, f, COUNT { (v)-[:INTERACTED]->() } AS v_fan
-UNWIND $candidates AS cid
-MATCH (v)-[:INTERACTED]->(c:Item {id: cid})
-WITH cid, 1.0 / log(2 + v_fan) AS score, 1.0 AS user_weight,
-     {key: v.id, nodes: [$user, v.id, cid], names: [null, v.name, null],
-      rels: [['FRIEND', startNode(f).id, endNode(f).id], ['INTERACTED', v.id, cid]],
-      fans: [v_fan], weights: []} AS path
-""",
+    "similar_users": _similar_users("INTERACTED", "Item"),
+    "friend": _friend("INTERACTED", "Item"),
 }
 
 _INTEREST_QUERIES = {
@@ -133,33 +141,8 @@ WITH cid, coalesce(rel.weight, 1.0) / log(2 + t_fan) AS score, r.weight AS user_
              ['RELATED_TO', startNode(rel).id, endNode(rel).id]],
       fans: [t_fan], weights: [coalesce(rel.weight, 1.0)]} AS path
 """,
-    # user -INTERACTED-> item <-INTERACTED- other user -INTERESTED_IN-> candidate
-    "similar_users": """
-MATCH (u:User {id: $user})-[r:INTERACTED]->(i:Item)
-WITH u, i, r, COUNT { (i)<-[:INTERACTED]-() } AS i_fan
-ORDER BY i_fan, i.id LIMIT $scan
-MATCH (i)<-[:INTERACTED]-(v:User) WHERE v <> u
-WITH i, r, i_fan, v, COUNT { (v)-[:INTERESTED_IN]->() } AS v_fan
-UNWIND $candidates AS cid
-MATCH (v)-[:INTERESTED_IN]->(c:Interest {id: cid})
-WITH cid, 1.0 / (log(2 + i_fan) * log(2 + v_fan)) AS score, r.weight AS user_weight,
-     {key: i.id + '|' + v.id, nodes: [$user, i.id, v.id, cid],
-      names: [null, i.title, v.name, null],
-      rels: [['INTERACTED', $user, i.id], ['INTERACTED', v.id, i.id],
-             ['INTERESTED_IN', v.id, cid]],
-      fans: [i_fan, v_fan], weights: []} AS path
-""",
-    # user -FRIEND- friend -INTERESTED_IN-> candidate
-    "friend": """
-MATCH (u:User {id: $user})-[f:FRIEND]-(v:User)
-WITH v, f, COUNT { (v)-[:INTERESTED_IN]->() } AS v_fan
-UNWIND $candidates AS cid
-MATCH (v)-[:INTERESTED_IN]->(c:Interest {id: cid})
-WITH cid, 1.0 / log(2 + v_fan) AS score, 1.0 AS user_weight,
-     {key: v.id, nodes: [$user, v.id, cid], names: [null, v.name, null],
-      rels: [['FRIEND', startNode(f).id, endNode(f).id], ['INTERESTED_IN', v.id, cid]],
-      fans: [v_fan], weights: []} AS path
-""",
+    "similar_users": _similar_users("INTERESTED_IN", "Interest"),
+    "friend": _friend("INTERESTED_IN", "Interest"),
 }
 
 #: target ("item" or "interest") → path kind → query

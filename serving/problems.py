@@ -4,6 +4,7 @@ that says what to change, and the request path as ``instance``. Never a stack tr
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,24 @@ def problem(status: int, detail: str, instance: str, **extra: Any) -> JSONRespon
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 
+#: the lookups' domain errors and the status each one answers
+DOMAIN_STATUS: dict[type[Exception], int] = {
+    NotFound: 404,
+    InvalidNewUser: 422,
+    Unavailable: 503,
+    ScorerUnavailable: 503,
+}
+
+
+def _domain_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler answering one domain error with ``status`` and the error's message."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return problem(status, str(exc), request.url.path)
+
+    return handle
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
 
@@ -59,21 +78,8 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem(422, detail, request.url.path, errors=errors)
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return problem(404, str(exc), request.url.path)
-
-    @app.exception_handler(InvalidNewUser)
-    async def invalid_user(request: Request, exc: InvalidNewUser) -> JSONResponse:
-        return problem(422, str(exc), request.url.path)
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return problem(503, str(exc), request.url.path)
-
-    @app.exception_handler(ScorerUnavailable)
-    async def scorer_unavailable(request: Request, exc: ScorerUnavailable) -> JSONResponse:
-        return problem(503, str(exc), request.url.path)
+    for error, status in DOMAIN_STATUS.items():
+        app.add_exception_handler(error, _domain_handler(status))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
