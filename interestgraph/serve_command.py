@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -119,21 +120,27 @@ def serve(
         "no_auth": no_auth,
     }
     os.environ[OPTIONS_ENV] = json.dumps(options)
+    metrics_dir = None
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="interestgraph-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="interestgraph-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     import uvicorn
 
     Console(stderr=True).print(
         f"serving on http://{host}:{port} ({workers} worker(s)); OpenAPI at /docs", highlight=False
     )
-    uvicorn.run(
-        "interestgraph.serve_command:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    try:
+        uvicorn.run(
+            "interestgraph.serve_command:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        if metrics_dir is not None:  # the workers' metric files die with this service
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def recommend(
