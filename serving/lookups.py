@@ -152,7 +152,9 @@ def _still_there(
 
 
 class Lookups:
-    """Read-only lookups over one driver (owned by the caller: one per worker process).
+    """Lookups over one driver (owned by the caller: one per worker process). They never
+    change the graph: the one write transaction, a new user's provisional node for its
+    explanations, is always rolled back.
 
     Args:
         driver: an open driver.
