@@ -10,7 +10,8 @@ typer or FastAPI.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from neo4j import Driver, ManagedTransaction, unit_of_work
@@ -86,6 +87,10 @@ RETURN u IS NOT NULL AS found, u.name AS user_name,
        r {{.id, .model, .created, .checkpoint}} AS run,
        [row IN rows WHERE row.id IS NOT NULL] AS rows
 """
+
+
+#: target → the hot path's one statement, built once
+PREDICTIONS = {target: _predictions_query(target) for target in _PREDICTED}
 
 
 def _pair_query(target: str) -> str:
@@ -168,10 +173,11 @@ class Lookups:
         self.timeout = timeout
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
+    @contextmanager
+    def _neo4j_down_is_unavailable(self) -> Iterator[None]:
+        """Neo4j not answering (or not in time) → :class:`Unavailable`, for every lookup."""
         try:
-            with self.driver.session(database=self.database, default_access_mode="READ") as s:
-                return s.execute_read(unit_of_work(timeout=self.timeout)(work))
+            yield
         except (ServiceUnavailable, SessionExpired, TransientError) as e:
             raise Unavailable(f"Neo4j is unavailable: {e}") from e
         except ClientError as e:
@@ -180,6 +186,13 @@ class Lookups:
             raise
         except DriverError as e:
             raise Unavailable(f"Neo4j driver: {e}") from e
+
+    def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
+        with (
+            self._neo4j_down_is_unavailable(),
+            self.driver.session(database=self.database, default_access_mode="READ") as s,
+        ):
+            return s.execute_read(unit_of_work(timeout=self.timeout)(work))
 
     @staticmethod
     def _current_run(tx: ManagedTransaction) -> RunInfo | None:
@@ -209,7 +222,7 @@ class Lookups:
         """The current run's top ``k`` for ``user``, optionally with explanations."""
 
         def work(tx: ManagedTransaction) -> Recommendations:
-            record = tx.run(_predictions_query(target), user=user, k=k).single()
+            record = tx.run(PREDICTIONS[target], user=user, k=k).single()
             if record is None or not record["found"]:
                 raise NotFound("User", user)
             if record["run"] is None:
@@ -317,22 +330,19 @@ class Lookups:
         the provisional user's own edge) exists in the graph.
         """
         provisional = f"~new-user-{uuid.uuid4().hex}"
-        names = {"item": "n.title", "interest": "n.name"}
-        try:
-            with (
-                self.driver.session(database=self.database) as session,
-                session.begin_transaction(timeout=self.timeout) as tx,
-            ):
-                tx.run(PROVISIONAL_USER, id=provisional, items=items, interests=interests)
-                raws = explanation_paths(tx, provisional, target, candidates)
-                labels = tx.run(
-                    f"UNWIND $ids AS id MATCH (n:{_TARGET_LABEL[target]} {{id: id}}) "
-                    f"RETURN n.id AS id, {names[target]} AS name",
-                    ids=candidates,
-                ).data()
-                tx.rollback()
-        except (ServiceUnavailable, SessionExpired, TransientError, DriverError) as e:
-            raise Unavailable(f"Neo4j is unavailable: {e}") from e
+        with (
+            self._neo4j_down_is_unavailable(),
+            self.driver.session(database=self.database) as session,
+            session.begin_transaction(timeout=self.timeout) as tx,
+        ):
+            tx.run(PROVISIONAL_USER, id=provisional, items=items, interests=interests)
+            raws = explanation_paths(tx, provisional, target, candidates)
+            labels = tx.run(
+                f"UNWIND $ids AS id MATCH (n:{_TARGET_LABEL[target]} {{id: id}}) "
+                f"RETURN n.id AS id, {_NAME[target]} AS name",
+                ids=candidates,
+            ).data()
+            tx.rollback()
         name_of = {row["id"]: row["name"] for row in labels}
         return {
             c: [
