@@ -119,6 +119,7 @@ def write_throughput(users: int = 2_000, items: int = 5_000, k: int = 20) -> dic
     from graphdb.admin import clear_graph
     from graphdb.connection import Neo4jTarget, open_driver
     from graphdb.local import LocalNeo4j
+    from graphdb.locks import job_lock
     from graphdb.predictions import begin_run, write_chunk
     from graphdb.schema import ensure_schema
 
@@ -138,15 +139,17 @@ def write_throughput(users: int = 2_000, items: int = 5_000, k: int = 20) -> dic
         begin_run(driver, "bench", "bench", "-", k, ["item"], "{}")
         rng = np.random.default_rng(0)
         started = time.perf_counter()
-        for start in range(0, users, 500):
-            block = np.arange(start, min(users, start + 500))
-            columns = {
-                "users": np.repeat(block, k).astype(str).tolist(),
-                "targets": rng.integers(0, items, len(block) * k).astype(str).tolist(),
-                "scores": rng.random(len(block) * k).tolist(),
-                "ranks": np.tile(np.arange(1, k + 1), len(block)).tolist(),
-            }
-            write_chunk(driver, "bench", {"item": columns})
+        with job_lock(driver, "predict") as lock:
+            for start in range(0, users, 500):
+                block = np.arange(start, min(users, start + 500))
+                columns = {
+                    "users": np.repeat(block, k).astype(str).tolist(),
+                    "targets": rng.integers(0, items, len(block) * k).astype(str).tolist(),
+                    "scores": rng.random(len(block) * k).tolist(),
+                    "ranks": np.tile(np.arange(1, k + 1), len(block)).tolist(),
+                    "explanations": [None] * (len(block) * k),
+                }
+                write_chunk(driver, "bench", {"item": columns}, lock)
         seconds = time.perf_counter() - started
     finally:
         driver.close()

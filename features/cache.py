@@ -1,17 +1,20 @@
 """Embedding cache keyed by (model id, sha256 of the text), in one SQLite file.
 
 A re-run embeds only texts that are new or changed; SQLite makes it safe to share between
-commands and survives a killed run (each batch commits).
+commands and survives a killed run (each chunk of encoded texts commits, see
+:func:`embed_with_cache`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 
 def text_hash(text: str) -> str:
@@ -66,16 +69,30 @@ def embed_with_cache(
     dimensions: int,
     encode: Callable[[list[str]], np.ndarray],
     cache: EmbeddingCache,
+    commit_every: int = 1024,
+    progress: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts`` in order, encoding only cache misses; returns (vectors, computed)."""
+    """Vectors for ``texts`` in order, encoding only cache misses; returns (vectors, computed).
+
+    Misses are encoded ``commit_every`` texts at a time (longest first, so batches pad little)
+    and each chunk is committed to the cache before the next starts: a killed run keeps what it
+    encoded, and the re-run encodes only the rest.
+    """
     hashes = [text_hash(t) for t in texts]
     cached = cache.get_many(model_id, sorted(set(hashes)))
-    missing = sorted({h for h in hashes if h not in cached})
-    if missing:
-        first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
-        fresh = encode([first_text[h] for h in missing])
-        cache.put_many(model_id, dict(zip(missing, fresh, strict=True)))
-        cached.update(zip(missing, fresh, strict=True))
+    first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
+    # a total order (length, then hash): the same texts always form the same batches, so a
+    # resumed run, whose misses are the uncommitted tail of this order, encodes bit-identically
+    missing = sorted({h for h in hashes if h not in cached}, key=lambda h: (-len(first_text[h]), h))
+    with tqdm(
+        total=len(missing), desc="embed", unit="text", file=sys.stderr, disable=not progress or None
+    ) as bar:
+        for start in range(0, len(missing), commit_every):
+            chunk = missing[start : start + commit_every]
+            fresh = dict(zip(chunk, encode([first_text[h] for h in chunk]), strict=True))
+            cache.put_many(model_id, fresh)
+            cached.update(fresh)
+            bar.update(len(chunk))
     out = np.zeros((len(texts), dimensions), dtype=np.float32)
     for row, key in enumerate(hashes):
         out[row] = cached[key]

@@ -30,10 +30,12 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 #: The rank of a path inside its kind: specificity (1 / ln(2 + fan-out) per middle node, times
-#: RELATED_TO weights), then the user's own edge weight, then ids for a stable order.
+#: RELATED_TO weights), then the user's own edge weight, then ids, then the edges themselves
+#: (two RELATED_TO edges, one each way, join the same nodes), so the order is total and the
+#: stored paths never depend on the order edges were written in.
 _TOP_PER_CANDIDATE = """
 WITH cid, path, score, user_weight
-ORDER BY cid, score DESC, user_weight DESC, path.key
+ORDER BY cid, score DESC, user_weight DESC, path.key, path.rels
 WITH cid, collect(path {.*, user_weight: user_weight, score: score})[..$per_kind] AS paths
 UNWIND paths AS path
 RETURN cid AS candidate, path

@@ -4,6 +4,14 @@ Records stream over Bolt ``fetch_size`` rows at a time (the driver's paging), so
 the growing columns, never a whole result's record objects. Node ids map to row indices by
 their sort order; edges arrive as id pairs and are turned into index arrays with one pandas
 lookup per relation.
+
+**One consistent view.** Every query runs in one read transaction, and Neo4j's bookmark of the
+last committed transaction is taken before and after it. Neo4j reads are read-committed, not
+snapshot-isolated, so the one transaction alone would not stop a concurrent writer's commit
+from showing up in the later queries but not the earlier ones; equal bookmarks prove no
+transaction committed while the export read, so the snapshot is exactly one committed state of
+the graph. When they differ (or the connection drops) the export reads again, with backoff, up
+to ``attempts`` times, then fails with a clear error.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from neo4j import Driver
+from neo4j import Driver, Transaction
+from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 from tqdm import tqdm
 
 from graphdb.errors import GraphDBError
@@ -42,7 +51,8 @@ NODE_QUERIES: dict[str, tuple[str, str]] = {
     "item": (
         "MATCH (n:Item) RETURN count(n) AS n",
         "MATCH (n:Item) CALL (n) { OPTIONAL MATCH (n)-[:HAS_INTEREST {source: 'catalog'}]->"
-        "(g:Interest {kind: 'genre'}) RETURN collect(g.name) AS catalog_genres } "
+        "(g:Interest {kind: 'genre'}) WITH g ORDER BY g.name "
+        "RETURN collect(g.name) AS catalog_genres } "
         "RETURN n.id AS id, coalesce(n.title, n.id) AS name, n.year AS year, "
         "CASE WHEN n.text_source IS NULL THEN n.text END AS description, "
         "coalesce(n.genres, catalog_genres) AS genres, "
@@ -86,20 +96,55 @@ EDGE_QUERIES: dict[str, tuple[str, str]] = {
 
 
 def export_snapshot(
-    driver: Driver, database: str | None = None, progress: bool = True
+    driver: Driver, database: str | None = None, progress: bool = True, attempts: int = 4
 ) -> tuple[Snapshot, dict[str, Any]]:
-    """Read the whole graph into a :class:`Snapshot`; returns it with timing figures.
+    """Read the whole graph, as one committed state, into a :class:`Snapshot`; returns it with
+    timing figures and the number of attempts it took.
 
-    Raises :class:`GraphDBError` when a node has no embedding (run ``interestgraph embed``)
-    or nodes were embedded by different models.
+    Raises :class:`GraphDBError` when a node has no embedding (run ``interestgraph embed``),
+    nodes were embedded by different models, or the graph kept changing (or Neo4j kept
+    failing) for ``attempts`` reads.
     """
+    problem = ""
+    for attempt in range(1, attempts + 1):
+        before = last_commit(driver, database)
+        try:
+            with (
+                driver.session(
+                    database=database, fetch_size=FETCH_SIZE, default_access_mode="READ"
+                ) as session,
+                session.begin_transaction() as tx,
+            ):
+                snapshot, report = _read_graph(tx, progress)
+        except (ServiceUnavailable, SessionExpired, TransientError) as e:
+            problem = f"Neo4j failed ({type(e).__name__}: {e})"
+        else:
+            if last_commit(driver, database) == before:
+                return snapshot, {**report, "attempts": attempt}
+            problem = "the graph changed while export read it"
+        if attempt < attempts:
+            time.sleep(2 ** (attempt - 1))
+    raise GraphDBError(
+        f"{problem}, {attempts} reads in a row; pause the jobs writing to it and export again"
+    )
+
+
+def last_commit(driver: Driver, database: str | None = None) -> frozenset[str]:
+    """Neo4j's bookmark of the last committed transaction, as seen by a fresh read."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        session.execute_read(lambda tx: tx.run("RETURN 1").consume())
+        return frozenset(session.last_bookmarks().raw_values)
+
+
+def _read_graph(tx: Transaction, progress: bool) -> tuple[Snapshot, dict[str, Any]]:
+    """Every node, embedding, edge and tagging event, read inside ``tx``."""
     started = time.perf_counter()
     nodes: dict[str, pd.DataFrame] = {}
     embeddings: dict[str, np.ndarray] = {}
     models: set[str] = set()
     for node_type in NODE_TYPES:
         count_query, query = NODE_QUERIES[node_type]
-        rows = list(_stream(driver, count_query, query, f"export {node_type}", database, progress))
+        rows = list(_stream(tx, count_query, query, f"export {node_type}", progress))
         missing = [r[0] for r in rows if r[-2] is None]
         if missing:
             raise GraphDBError(
@@ -131,15 +176,17 @@ def export_snapshot(
     edge_started = time.perf_counter()
     for relation, (src_type, dst_type) in RELATIONS.items():
         count_query, query = EDGE_QUERIES[relation]
-        rows = list(_stream(driver, count_query, query, f"export {relation}", database, progress))
+        rows = list(_stream(tx, count_query, query, f"export {relation}", progress))
         frame = pd.DataFrame(rows, columns=["src_id", "dst_id", "weight", "ts", "source"])
         frame["src"] = _indices(nodes[src_type]["id"], frame["src_id"])
         frame["dst"] = _indices(nodes[dst_type]["id"], frame["dst_id"])
-        frame = frame.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+        # every column in the key: edges between the same two nodes (another source) come back in
+        # storage order, which must not reach the files or their hash
+        frame = frame.sort_values(["src", "dst", "source", "ts", "weight"]).reset_index(drop=True)
         edges[relation] = frame.astype(
             {"src": "int64", "dst": "int64", "weight": "float32", "ts": "int64"}
         )[list(EDGE_COLUMNS)]
-    events = _tag_events(driver, nodes, database, progress)
+    events = _tag_events(tx, nodes, progress)
     edge_seconds = time.perf_counter() - edge_started
     total_edges = sum(len(f) for f in edges.values()) + len(events)
     manifest = {
@@ -155,19 +202,10 @@ def export_snapshot(
     return Snapshot(nodes, embeddings, edges, manifest, events), report
 
 
-def _tag_events(
-    driver: Driver, nodes: dict[str, pd.DataFrame], database: str | None, progress: bool
-) -> pd.DataFrame:
+def _tag_events(tx: Transaction, nodes: dict[str, pd.DataFrame], progress: bool) -> pd.DataFrame:
     """Every TAGGED event as (user, item, interest) row indices and its first ``ts``."""
     rows = list(
-        _stream(
-            driver,
-            TAG_EVENT_QUERIES[0],
-            TAG_EVENT_QUERIES[1],
-            "export tag events",
-            database,
-            progress,
-        )
+        _stream(tx, TAG_EVENT_QUERIES[0], TAG_EVENT_QUERIES[1], "export tag events", progress)
     )
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "interest_id", "ts"])
     out = pd.DataFrame(
@@ -189,22 +227,16 @@ TAG_EVENT_QUERIES = (
 
 
 def _stream(
-    driver: Driver,
-    count_query: str,
-    query: str,
-    desc: str,
-    database: str | None,
-    progress: bool,
+    tx: Transaction, count_query: str, query: str, desc: str, progress: bool
 ) -> Iterator[list[Any]]:
     """Rows of ``query`` as value lists, fetched ``FETCH_SIZE`` at a time, with a bar."""
-    with driver.session(database=database, fetch_size=FETCH_SIZE, default_access_mode="READ") as s:
-        total = s.run(count_query).single(strict=True)["n"]
-        with tqdm(
-            total=total, desc=desc, unit="row", file=sys.stderr, disable=not progress or None
-        ) as bar:
-            for record in s.run(query):
-                bar.update()
-                yield record.values()
+    total = tx.run(count_query).single(strict=True)["n"]
+    with tqdm(
+        total=total, desc=desc, unit="row", file=sys.stderr, disable=not progress or None
+    ) as bar:
+        for record in tx.run(query):
+            bar.update()
+            yield record.values()
 
 
 def _indices(ids: pd.Series, wanted: pd.Series) -> np.ndarray:

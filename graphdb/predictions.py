@@ -13,9 +13,13 @@ Protocol (every statement below takes parameters only):
 3. ``switch_run``: one transaction sets the old current run to ``superseded`` and this one to
    ``current``. Readers match ``(:PredictionRun {status: 'current'})`` and follow only edges
    whose ``run`` equals its id, so they see the old run until this commit and the new one after.
-4. ``remove_stale_runs``: before writing, deletes runs abandoned in ``writing`` by other jobs;
+4. ``remove_stale_runs``: before writing, deletes runs abandoned in ``writing`` by killed jobs;
    after the switch, deletes the edges (in batches) and nodes of every run but the current one
-   (and, with ``--keep-previous``, the run it replaced, for comparisons).
+   (and, with ``--keep-previous``, the run it replaced, for comparisons). A job killed during
+   this cleanup finds its run ``current`` when run again and finishes the cleanup.
+
+Only one job writes at a time: the whole protocol runs under the ``predict`` job lock
+(``graphdb.locks``), and every chunk and the switch check it inside their own transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.failpoints import reach
+from graphdb.locks import JobLock
 from graphdb.schema import RelType
 
 PREDICTION_TYPES = {"item": RelType.PREDICTED_ITEM, "interest": RelType.PREDICTED_INTEREST}
@@ -111,12 +117,14 @@ def write_chunk(
     driver: Driver,
     run_id: str,
     rows: dict[str, dict[str, list[Any]]],
+    lock: JobLock,
     database: str | None = None,
 ) -> int:
     """Write one chunk (target → column lists users/targets/scores/ranks/explanations) in ONE
-    transaction."""
+    transaction, which first checks this job still holds the predict ``lock``."""
 
     def work(tx: ManagedTransaction) -> int:
+        lock.assert_held(tx)
         written = 0
         for target, columns in rows.items():
             if columns["users"]:
@@ -128,12 +136,31 @@ def write_chunk(
         return session.execute_write(work)
 
 
-def switch_run(driver: Driver, run_id: str, database: str | None = None) -> list[str]:
-    """Make ``run_id`` the current run in one transaction; returns the superseded ids."""
-    record = driver.execute_query(
-        SWITCH_RUN, id=run_id, now=datetime.now(UTC).isoformat(), database_=database
-    ).records[0]
-    return list(record["previous"])
+def switch_run(
+    driver: Driver, run_id: str, lock: JobLock, database: str | None = None
+) -> list[str]:
+    """Make ``run_id`` the current run in one transaction (while holding the predict ``lock``);
+    returns the superseded ids."""
+
+    def work(tx: ManagedTransaction) -> list[str]:
+        lock.assert_held(tx)
+        now = datetime.now(UTC).isoformat()
+        return list(tx.run(SWITCH_RUN, id=run_id, now=now).single(strict=True)["previous"])
+
+    with driver.session(database=database) as session:
+        return session.execute_write(work)
+
+
+def latest_superseded(driver: Driver, database: str | None = None) -> list[str]:
+    """The run the current one replaced (empty before the second run), for ``keep_previous``
+    when a re-run finds its run already current."""
+    records = driver.execute_query(
+        "MATCH (r:PredictionRun {status: 'superseded'}) RETURN r.id AS id "
+        "ORDER BY r.superseded DESC LIMIT 1",
+        database_=database,
+        routing_="r",
+    ).records
+    return [r["id"] for r in records]
 
 
 def remove_stale_runs(
@@ -160,6 +187,7 @@ def remove_stale_runs(
                     limit=batch_size,
                     database_=database,
                 ).summary
+                reach("predict.cleanup_batch")
                 if summary.counters.relationships_deleted < batch_size:
                     break
         driver.execute_query(

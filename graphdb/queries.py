@@ -76,16 +76,30 @@ def update_relationships(
     """MERGE relationships that exist with other property values, and set the new values.
     ``source`` and the ``identity`` property (e.g. a tagging event's ``interest``) are part of
     what the MERGE matches on."""
-    matched = (["source: $source"] if sourced else []) + [
-        f"{k}: $p_{k}[i]" for k in _property_keys([identity] if identity else [])
-    ]
-    key = " {" + ", ".join(matched) + "}" if matched else ""
     sets = _set_properties(keys)
     return (
         _endpoints(start, end)
-        + f"MERGE (s)-[r:{RelType(rel_type).value}{key}]->(t)"
+        + f"MERGE (s)-[r:{RelType(rel_type).value}{_identity(sourced, identity)}]->(t)"
         + (f" SET {sets}" if sets else "")
     )
+
+
+def _identity(sourced: bool, identity: str | None) -> str:
+    """The property map that identifies one relationship between two nodes: its ``$source``,
+    and the ``identity`` property from the column list ``$p_<identity>``."""
+    matched = (["source: $source"] if sourced else []) + [
+        f"{k}: $p_{k}[i]" for k in _property_keys([identity] if identity else [])
+    ]
+    return " {" + ", ".join(matched) + "}" if matched else ""
+
+
+def delete_relationships(
+    rel_type: RelType, start: Label, end: Label, sourced: bool, identity: str | None = None
+) -> str:
+    """Delete the relationships (of ``$source``; with ``identity``, the one whose property
+    equals ``$p_<identity>[i]``) between the pairs of column lists ``$s`` and ``$t``."""
+    pattern = f"[r:{RelType(rel_type).value}{_identity(sourced, identity)}]"
+    return _endpoints(start, end) + f"MATCH (s)-{pattern}->(t) DELETE r"
 
 
 def existing_relationships(rel_type: RelType, start: Label, end: Label, sourced: bool) -> str:

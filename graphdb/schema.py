@@ -18,6 +18,7 @@ class Label(StrEnum):
     ITEM = "Item"
     INTEREST = "Interest"
     PREDICTION_RUN = "PredictionRun"
+    JOB_LOCK = "JobLock"
 
 
 class RelType(StrEnum):
@@ -34,7 +35,13 @@ class RelType(StrEnum):
 
 
 #: Labels whose ``id`` is unique; every loader MERGEs on these.
-KEYED_LABELS: tuple[Label, ...] = (Label.USER, Label.ITEM, Label.INTEREST, Label.PREDICTION_RUN)
+KEYED_LABELS: tuple[Label, ...] = (
+    Label.USER,
+    Label.ITEM,
+    Label.INTEREST,
+    Label.PREDICTION_RUN,
+    Label.JOB_LOCK,
+)
 
 #: Graph-data labels and relationship types reported by statistics (predictions excluded).
 DATA_LABELS: tuple[Label, ...] = (Label.USER, Label.ITEM, Label.INTEREST)

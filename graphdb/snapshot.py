@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graphdb.atomic import atomic_folder
+from graphdb.files import atomic_folder, read_or_raise
 
 FORMAT_VERSION = 2
 NODE_TYPES: tuple[str, ...] = ("user", "item", "interest")
@@ -102,26 +102,33 @@ def write_snapshot(snapshot: Snapshot, folder: Path) -> dict[str, Any]:
 
 
 def read_snapshot(folder: Path) -> Snapshot:
-    """Read a snapshot folder; a missing file or a format mismatch names the path."""
+    """Read a snapshot folder and check it is the one exported: a missing, damaged or changed
+    file (its content hash differs from the manifest's) raises :class:`SnapshotError` naming
+    it, so training never runs on a half-copied or edited snapshot."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         raise SnapshotError(
             f"{manifest_path}: not found; run `interestgraph export --out {folder}`"
         )
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_or_raise(manifest_path, lambda p: json.loads(p.read_text()), SnapshotError)
     if manifest.get("format") != FORMAT_VERSION:
         raise SnapshotError(
             f"{manifest_path}: format {manifest.get('format')!r}, this version reads "
             f"{FORMAT_VERSION}; export the snapshot again"
         )
-    try:
-        nodes = {t: pd.read_parquet(folder / "nodes" / f"{t}.parquet") for t in NODE_TYPES}
-        embeddings = {t: np.load(folder / "embeddings" / f"{t}.npy") for t in NODE_TYPES}
-        edges = {r: pd.read_parquet(folder / "edges" / f"{r}.parquet") for r in RELATIONS}
-        events = pd.read_parquet(folder / "events" / "tagged.parquet")
-    except FileNotFoundError as e:
-        raise SnapshotError(f"{e.filename}: missing from the snapshot") from None
+    verify_snapshot(folder, manifest)
+
+    def table(path: Path) -> pd.DataFrame:
+        return read_or_raise(path, pd.read_parquet, SnapshotError)
+
+    nodes = {t: table(folder / "nodes" / f"{t}.parquet") for t in NODE_TYPES}
+    embeddings = {
+        t: read_or_raise(folder / "embeddings" / f"{t}.npy", np.load, SnapshotError)
+        for t in NODE_TYPES
+    }
+    edges = {r: table(folder / "edges" / f"{r}.parquet") for r in RELATIONS}
+    events = table(folder / "events" / "tagged.parquet")
     for node_type in NODE_TYPES:
         if len(embeddings[node_type]) != len(nodes[node_type]):
             raise SnapshotError(
@@ -131,12 +138,15 @@ def read_snapshot(folder: Path) -> Snapshot:
     return Snapshot(nodes, embeddings, edges, manifest, events)
 
 
-def verify_snapshot(folder: Path) -> str:
-    """Recompute the content hash; raise if the files changed since export."""
-    manifest = json.loads((Path(folder) / "manifest.json").read_text())
+def verify_snapshot(folder: Path, manifest: dict[str, Any]) -> str:
+    """Recompute the content hash; raise if any data file changed since export."""
     actual = _content_hash(Path(folder))
     if actual != manifest.get("content_hash"):
-        raise SnapshotError(f"{folder}: content hash {actual} differs from the manifest's")
+        raise SnapshotError(
+            f"{folder}: content hash {actual[:12]} differs from the manifest's "
+            f"{str(manifest.get('content_hash'))[:12]}: a file was changed or damaged after "
+            "export; export the snapshot again"
+        )
     return actual
 
 

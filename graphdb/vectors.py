@@ -26,6 +26,7 @@ CALL (i) {
 }
 CALL (i) {
   OPTIONAL MATCH (i)-[:HAS_INTEREST {source: 'catalog'}]->(g:Interest {kind: 'genre'})
+  WITH g ORDER BY g.name
   RETURN collect(g.name) AS catalog_genres
 }
 RETURN i.id AS id, i.title AS title, i.year AS year, i.text AS description,
@@ -38,16 +39,18 @@ MATCH (t:Interest)
 RETURN t.id AS id, t.name AS name, t.kind AS kind, t.description AS description ORDER BY id
 """
 
+# Ties are broken by id (and genres listed by name) so that a node's text, and with it its
+# embedding key, depends only on the graph's content, never on the order it was written in.
 USER_FACTS = """
 MATCH (u:User)
 CALL (u) {
   OPTIONAL MATCH (u)-[r:INTERESTED_IN]->(t:Interest)
-  WITH t, r ORDER BY r.weight DESC LIMIT $max_interests
+  WITH t, r ORDER BY r.weight DESC, t.id LIMIT $max_interests
   RETURN collect({name: t.name, weight: r.weight}) AS interests
 }
 CALL (u) {
   OPTIONAL MATCH (u)-[r:INTERACTED]->(i:Item)
-  WITH i, r ORDER BY r.weight DESC LIMIT $max_items
+  WITH i, r ORDER BY r.weight DESC, i.id LIMIT $max_items
   RETURN collect({name: i.title, weight: r.weight}) AS items
 }
 RETURN u.id AS id, u.text AS profile, interests, items ORDER BY id

@@ -267,6 +267,7 @@ def canonicalize_interests_command(
         float, typer.Option(min=0.0, max=1.0, help="Name-embedding cosine an abbreviation needs.")
     ] = MIN_SIMILARITY,
     write: Annotated[bool, typer.Option(help="Merge (off: report the groups only).")] = True,
+    batch_size: Annotated[int, typer.Option(min=1, help="Merges per transaction.")] = 200,
     model: str = DEFAULT_MODEL,
     device: str = "auto",
     as_json: JsonFlag = False,
@@ -277,7 +278,9 @@ def canonicalize_interests_command(
 
     encoder = load_encoder(model, device, 64, as_json)
     with graph(as_json) as (driver, database), embedding_cache(Settings()) as cache:
-        report = canonicalize_interests(driver, encoder, cache, min_similarity, write, database)
+        report = canonicalize_interests(
+            driver, encoder, cache, min_similarity, write, database, batch_size=batch_size
+        )
     emit(report, as_json)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 from neo4j import Driver
-from neo4j.exceptions import Neo4jError
+from neo4j.exceptions import DriverError, Neo4jError
 
 from features.cache import EmbeddingCache
 from features.encoder import EncoderError, TextEncoder
@@ -35,9 +35,21 @@ def neo4j_target(settings: Settings) -> Neo4jTarget:
     )
 
 
+def neo4j_failure(error: Neo4jError | DriverError) -> str:
+    """One line for a server error (its code) or a lost connection (what to do next)."""
+    if isinstance(error, Neo4jError):
+        return f"Neo4j: {error.code}: {error.message}"
+    return (
+        f"Neo4j connection lost ({type(error).__name__}: {error}); check it with "
+        "`interestgraph db status`, then run the command again: every job resumes or "
+        "rewrites what it had written, nothing is doubled"
+    )
+
+
 @contextmanager
 def graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
-    """A driver to the configured Neo4j; graph-layer errors become one clear message."""
+    """A driver to the configured Neo4j; graph-layer and driver errors (a server error, a
+    Neo4j that died mid-command) become one clear message."""
     try:
         target = neo4j_target(Settings())
         driver = open_driver(target)
@@ -47,19 +59,22 @@ def graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
         yield driver, target.database
     except GraphDBError as e:
         raise fail(str(e), as_json) from None
-    except Neo4jError as e:
-        raise fail(f"Neo4j: {e.code}: {e.message}", as_json) from None
+    except (Neo4jError, DriverError) as e:
+        raise fail(neo4j_failure(e), as_json) from None
     finally:
         driver.close()
 
 
 @contextmanager
 def reported(as_json: bool) -> Iterator[None]:
-    """Domain errors of the layers below (a job, the encoder, the graph) → one clear message."""
+    """Domain errors of the layers below (a job, the encoder, the graph, the driver) → one
+    clear message."""
     try:
         yield
     except (JobError, EncoderError, GraphDBError, LookupFailed) as e:
         raise fail(str(e), as_json) from None
+    except (Neo4jError, DriverError) as e:
+        raise fail(neo4j_failure(e), as_json) from None
 
 
 def load_encoder(model: str, device: str, batch_size: int, as_json: bool) -> TextEncoder:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from neo4j import Driver
 
 from features.cache import EmbeddingCache, embed_with_cache, text_hash
 from features.encoder import TextEncoder
 from features.texts import interest_text, item_text, user_text, weighted_names
+from graphdb.failpoints import reach
 from graphdb.schema import Label
 from graphdb.vectors import (
     EMBEDDED_LABELS,
@@ -45,6 +47,12 @@ def node_text(label: Label, facts: dict[str, Any]) -> str:
     )
 
 
+def _encode_chunk(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    """One cache chunk (committed before the next is encoded; a kill point for the fault suite)."""
+    reach("embed.chunk")
+    return encoder.encode(texts, progress=False)
+
+
 def embed_graph(
     driver: Driver,
     encoder: TextEncoder,
@@ -73,8 +81,10 @@ def embed_graph(
             [texts[i] for i in todo],
             encoder.model_id,
             encoder.dimensions,
-            lambda batch: encoder.encode(batch, progress=progress),
+            lambda batch: _encode_chunk(encoder, batch),
             cache,
+            commit_every=16 * encoder.batch_size,
+            progress=progress,
         )
         encode_seconds += time.perf_counter() - encode_start
         computed_total += computed

@@ -350,6 +350,12 @@ def predict(
         int,
         typer.Option(min=0, max=5, help="Explanation paths stored with each prediction (0: none)."),
     ] = 5,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds to wait for another predict job's lock (0: fail at once)."
+        ),
+    ] = 0.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Write the top-K new items and interests of every user as one atomically switched run."""
@@ -372,5 +378,6 @@ def predict(
                 users_per_transaction,
                 keep_previous,
                 paths,
+                wait,
             )
     emit(report, as_json)

@@ -158,7 +158,15 @@ def _write_proposals(
     scores[labelled] += neighbour_scores(
         item_vectors[labelled], item_vectors[labelled], truth[labelled], exclude_self=True
     )
-    rels = RelSet(RelType.HAS_INTEREST, Label.ITEM, Label.INTEREST, source="llm")
+    # complete for this kind's interests: proposals no longer made (the catalogue or the
+    # threshold changed) are removed; other kinds' proposals stay
+    rels = RelSet(
+        RelType.HAS_INTEREST,
+        Label.ITEM,
+        Label.INTEREST,
+        source="llm",
+        complete=frozenset(i["id"] for i in interests),
+    )
     per_item: Counter[int] = Counter()
     for r, cols in enumerate(top_k(scores, k)):
         for c in cols:
@@ -166,5 +174,9 @@ def _write_proposals(
                 rels.add(items[r]["id"], interests[c]["id"], weight=round(float(scores[r, c]), 6))
                 per_item[r] += 1
     plan = GraphPlan("llm-tagging", relationships=[rels])
-    write_plan(driver, plan, database=database, progress=False)
-    return {"edges": len(rels.rows), "items": len(per_item)}
+    written = write_plan(driver, plan, database=database, progress=False)["written"]
+    return {
+        "edges": len(rels.rows),
+        "items": len(per_item),
+        "deleted": written["HAS_INTEREST:llm"]["deleted"],
+    }

@@ -73,3 +73,29 @@ def test_proposals_are_llm_edges_and_catalogue_is_untouched(driver: Driver, tmp_
         " RETURN count(*) AS n"
     ).records[0]["n"]
     assert overlap == 0  # never proposes what the catalogue already says
+    assert report["written"]["deleted"] == 0
+
+    # the catalogue now says i99 is science fiction: re-tagging no longer proposes it, and the
+    # proposal written before is removed instead of lingering beside the catalogue edge
+    with (tmp_path / "item_interests.csv").open("a") as extra:
+        extra.write("i99,science fiction,genre\n")
+    write_plan(driver, generic_csv.parse(tmp_path), progress=False)
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        again = tag_interests(
+            driver,
+            TextEncoder(device="cpu"),
+            cache,
+            kind="genre",
+            k=1,
+            holdout=0.25,
+            progress=False,
+        )
+    assert again["written"]["deleted"] >= 1
+    stale = driver.execute_query(
+        "MATCH (:Item {id: 'i99'})-[r:HAS_INTEREST {source: 'llm'}]->() RETURN count(r) AS n"
+    ).records[0]["n"]
+    assert stale == 0
+    llm = driver.execute_query(
+        "MATCH ()-[r:HAS_INTEREST {source: 'llm'}]->() RETURN count(r) AS n"
+    ).records[0]["n"]
+    assert llm == again["written"]["edges"]

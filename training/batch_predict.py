@@ -27,7 +27,16 @@ from tqdm import tqdm
 
 from gnn.graph import TARGETS, Graph
 from graphdb.explanations import paths_for_predictions
-from graphdb.predictions import begin_run, done_users, remove_stale_runs, switch_run, write_chunk
+from graphdb.failpoints import reach
+from graphdb.locks import job_lock
+from graphdb.predictions import (
+    begin_run,
+    done_users,
+    latest_superseded,
+    remove_stale_runs,
+    switch_run,
+    write_chunk,
+)
 from graphdb.schema import ensure_schema
 from graphdb.snapshot import Snapshot
 from training.checkpoint import Checkpoint
@@ -88,9 +97,11 @@ def predict(
     keep_previous: bool = False,
     progress: bool = True,
     paths: int = STORED_PATHS,
+    wait: float = 0.0,
 ) -> dict[str, Any]:
     """Score, find each prediction's best ``paths`` explanation paths (0: none), write and
-    switch; returns counts and throughput figures. Raises ``ValueError`` before touching the
+    switch, holding the graph's ``predict`` lock (waiting up to ``wait`` seconds for another
+    job's); returns counts and throughput figures. Raises ``ValueError`` before touching the
     graph when the checkpoint has no model for a requested target."""
     started = time.perf_counter()
     run_id = run_id_for(checkpoint, k, targets, paths)
@@ -105,104 +116,115 @@ def predict(
             f"edges of that kind); pass --targets {rest}"
         )
     ensure_schema(driver, database)
-    removed_before = remove_stale_runs(driver, [run_id], only_writing=True, database=database)
-    status = begin_run(
-        driver,
-        run_id,
-        model=f"hetero-{checkpoint.config.conv}"
-        + (" refit" if checkpoint.info.get("refit") else ""),
-        checkpoint=str(checkpoint.folder),
-        k=k,
-        targets=targets,
-        metrics=json.dumps(checkpoint.info.get("fit", {})),
-        database=database,
-    )
-    report: dict[str, Any] = {
-        "run": run_id,
-        "k": k,
-        "targets": list(targets),
-        "device": str(device),
-    }
-    if status == "current":
-        return {**report, "status": "current", "written": {t: 0 for t in targets}, "resumed": False}
-    with torch.no_grad():
-        emb = model.embed(graph)
-    user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
-    written: dict[str, int] = {}
-    explained: dict[str, int] = {}
-    resumed = 0
-    score_seconds = write_seconds = explain_seconds = 0.0
-    for name in targets:
-        target = PREDICTION_TARGETS[name]
-        dst_type = TARGETS[target][1]
-        dst_ids = snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
-        done = done_users(driver, run_id, name, database)
-        resumed += len(done)
-        todo = np.flatnonzero(~np.isin(user_ids, list(done)))
-        known = known_links(pairs[target], len(user_ids))
-        written[name] = 0
-        explained[name] = 0
-        bar = tqdm(
-            total=len(todo),
-            desc=f"predict {name}",
-            unit="user",
-            file=sys.stderr,
-            disable=not progress or None,
+    with job_lock(driver, "predict", database, wait=wait) as lock:
+        removed_before = remove_stale_runs(driver, [run_id], only_writing=True, database=database)
+        status = begin_run(
+            driver,
+            run_id,
+            model=f"hetero-{checkpoint.config.conv}"
+            + (" refit" if checkpoint.info.get("refit") else ""),
+            checkpoint=str(checkpoint.folder),
+            k=k,
+            targets=targets,
+            metrics=json.dumps(checkpoint.info.get("fit", {})),
+            database=database,
         )
-        clock = time.perf_counter()
-        for block in top_k(
-            lambda rows, t=target: model.matrix(emb, t, rows),
-            todo,
-            graph.num_nodes[dst_type],
-            k,
-            known,
-            device,
-            chunk=users_per_transaction,
-        ):
-            valid = np.isfinite(block.scores)
-            ranks = np.broadcast_to(np.arange(1, block.items.shape[1] + 1), block.items.shape)
-            columns = {
-                "users": np.repeat(user_ids[block.users], valid.sum(1)).tolist(),
-                "targets": dst_ids[block.items[valid]].tolist(),
-                "scores": block.scores[valid].astype(float).tolist(),
-                "ranks": ranks[valid].astype(int).tolist(),
+        report: dict[str, Any] = {
+            "run": run_id,
+            "k": k,
+            "targets": list(targets),
+            "device": str(device),
+        }
+        if status == "current":  # done before; a kill may have stopped its cleanup: finish it
+            kept = latest_superseded(driver, database) if keep_previous else []
+            removed = remove_stale_runs(driver, [run_id, *kept], database=database)
+            return {
+                **report,
+                "status": "current",
+                "written": {t: 0 for t in targets},
+                "resumed": False,
+                "removed_runs": sorted(set(removed_before) | set(removed)),
             }
-            now = time.perf_counter()
-            score_seconds += now - clock
-            columns["explanations"] = (
-                paths_for_predictions(
-                    driver, name, columns["users"], columns["targets"], paths, database
-                )
-                if paths
-                else [None] * len(columns["users"])
+        with torch.no_grad():
+            emb = model.embed(graph)
+        user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
+        written: dict[str, int] = {}
+        explained: dict[str, int] = {}
+        resumed = 0
+        score_seconds = write_seconds = explain_seconds = 0.0
+        for name in targets:
+            target = PREDICTION_TARGETS[name]
+            dst_type = TARGETS[target][1]
+            dst_ids = snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
+            done = done_users(driver, run_id, name, database)
+            resumed += len(done)
+            todo = np.flatnonzero(~np.isin(user_ids, list(done)))
+            known = known_links(pairs[target], len(user_ids))
+            written[name] = 0
+            explained[name] = 0
+            bar = tqdm(
+                total=len(todo),
+                desc=f"predict {name}",
+                unit="user",
+                file=sys.stderr,
+                disable=not progress or None,
             )
-            explained[name] += sum(e not in (None, "[]") for e in columns["explanations"])
             clock = time.perf_counter()
-            explain_seconds += clock - now
-            now = clock
-            written[name] += write_chunk(driver, run_id, {name: columns}, database)
-            clock = time.perf_counter()
-            write_seconds += clock - now
-            bar.update(len(block.users))
-        bar.close()
-    previous = switch_run(driver, run_id, database)
-    kept = previous if keep_previous else []
-    removed_after = remove_stale_runs(driver, [run_id, *kept], database=database)
-    total = sum(written.values())
-    return {
-        **report,
-        "status": "current",
-        "resumed": resumed > 0,
-        "users_already_written": resumed,
-        "written": written,
-        "previous_runs": previous,
-        "removed_runs": sorted(set(removed_before) | set(removed_after)),
-        "explained": {
-            t: round(explained[t] / written[t], 4) if written[t] else None for t in written
-        },
-        "score_seconds": round(score_seconds, 3),
-        "explain_seconds": round(explain_seconds, 3),
-        "write_seconds": round(write_seconds, 3),
-        "relationships_per_second": round(total / write_seconds, 1) if write_seconds else None,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+            for block in top_k(
+                lambda rows, t=target: model.matrix(emb, t, rows),
+                todo,
+                graph.num_nodes[dst_type],
+                k,
+                known,
+                device,
+                chunk=users_per_transaction,
+            ):
+                valid = np.isfinite(block.scores)
+                ranks = np.broadcast_to(np.arange(1, block.items.shape[1] + 1), block.items.shape)
+                columns = {
+                    "users": np.repeat(user_ids[block.users], valid.sum(1)).tolist(),
+                    "targets": dst_ids[block.items[valid]].tolist(),
+                    "scores": block.scores[valid].astype(float).tolist(),
+                    "ranks": ranks[valid].astype(int).tolist(),
+                }
+                now = time.perf_counter()
+                score_seconds += now - clock
+                columns["explanations"] = (
+                    paths_for_predictions(
+                        driver, name, columns["users"], columns["targets"], paths, database
+                    )
+                    if paths
+                    else [None] * len(columns["users"])
+                )
+                explained[name] += sum(e not in (None, "[]") for e in columns["explanations"])
+                clock = time.perf_counter()
+                explain_seconds += clock - now
+                now = clock
+                written[name] += write_chunk(driver, run_id, {name: columns}, lock, database)
+                reach("predict.chunk")
+                clock = time.perf_counter()
+                write_seconds += clock - now
+                bar.update(len(block.users))
+            bar.close()
+        previous = switch_run(driver, run_id, lock, database)
+        reach("predict.switched")
+        kept = previous if keep_previous else []
+        removed_after = remove_stale_runs(driver, [run_id, *kept], database=database)
+        total = sum(written.values())
+        return {
+            **report,
+            "status": "current",
+            "resumed": resumed > 0,
+            "users_already_written": resumed,
+            "written": written,
+            "previous_runs": previous,
+            "removed_runs": sorted(set(removed_before) | set(removed_after)),
+            "explained": {
+                t: round(explained[t] / written[t], 4) if written[t] else None for t in written
+            },
+            "score_seconds": round(score_seconds, 3),
+            "explain_seconds": round(explain_seconds, 3),
+            "write_seconds": round(write_seconds, 3),
+            "relationships_per_second": round(total / write_seconds, 1) if write_seconds else None,
+            "seconds": round(time.perf_counter() - started, 3),
+        }

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from graphdb.atomic import atomic_folder
+from graphdb.files import atomic_folder, read_or_raise
 from graphdb.snapshot import NODE_TYPES, Snapshot
 from training.experiment import ModelConfig
 
@@ -106,18 +106,23 @@ def load_checkpoint(folder: Path) -> Checkpoint:
     config_path = folder / "config.json"
     if not config_path.exists():
         raise CheckpointError(f"{config_path}: not found; is {folder} a checkpoint from `train`?")
-    info = json.loads(config_path.read_text())
+    info = read_or_raise(config_path, lambda p: json.loads(p.read_text()), CheckpointError)
     if info.get("format") != FORMAT_VERSION:
         raise CheckpointError(
             f"{config_path}: format {info.get('format')!r} is not {FORMAT_VERSION}"
         )
-    try:
-        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-        features = np.load(folder / "user_features.npy")
-        with np.load(folder / "trained_nodes.npz") as masks:
-            trained = {t: masks[t].astype(bool) for t in masks.files}
-    except FileNotFoundError as e:
-        raise CheckpointError(f"{e.filename}: missing from the checkpoint") from None
+    state = read_or_raise(
+        folder / "model.pt",
+        lambda p: torch.load(p, map_location="cpu", weights_only=True),
+        CheckpointError,
+    )
+    features = read_or_raise(folder / "user_features.npy", np.load, CheckpointError)
+
+    def masks(path: Path) -> dict[str, np.ndarray]:
+        with np.load(path) as stored:
+            return {t: stored[t].astype(bool) for t in stored.files}
+
+    trained = read_or_raise(folder / "trained_nodes.npz", masks, CheckpointError)
     return Checkpoint(folder, ModelConfig.from_dict(info["model"]), info, state, features, trained)
 
 

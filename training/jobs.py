@@ -394,9 +394,11 @@ def predict(
     users_per_transaction: int = 500,
     keep_previous: bool = False,
     paths: int = STORED_PATHS,
+    wait: float = 0.0,
 ) -> dict[str, Any]:
     """Write the top-K new items and interests of every user, each with its best ``paths``
-    explanation paths, as one atomically switched run."""
+    explanation paths, as one atomically switched run (waiting up to ``wait`` seconds for
+    another predict job to finish)."""
     unknown = [t for t in targets if t not in PREDICTION_TARGETS]
     if unknown or not targets:
         raise JobError(f"--targets takes item and/or interest, got {','.join(targets)!r}")
@@ -414,6 +416,7 @@ def predict(
             users_per_transaction,
             keep_previous,
             paths=paths,
+            wait=wait,
         )
     except ValueError as e:
         raise JobError(str(e)) from None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graphdb.atomic import atomic_folder
+from graphdb.files import atomic_folder
 from training.splits import Split
 
 

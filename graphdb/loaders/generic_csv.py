@@ -30,13 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from graphdb.errors import DataValidationError
-from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet
+from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet, normalize_interest
 from graphdb.loaders.tables import (
+    MAX_KEY_BYTES,
     Column,
     parse_float,
     parse_int,
+    parse_key,
+    parse_optional_key,
     parse_optional_text,
-    parse_text,
     read_rows,
     require_files,
 )
@@ -67,6 +69,20 @@ def _prefixed(namespace: str | None, raw_id: str) -> str:
     return f"{namespace}:{raw_id}" if namespace else raw_id
 
 
+def _add_interest(plan: GraphPlan, raw: str, kind: str, path: Path, line: int) -> str:
+    """Register an interest spelling; its normalised id must be non-empty and indexable
+    (NFKC can lengthen a name)."""
+    problem = None
+    interest_id = normalize_interest(raw)
+    if not interest_id:
+        problem = "interest has no letters or digits"
+    elif len(interest_id.encode("utf-8")) > MAX_KEY_BYTES:
+        problem = f"interest normalises to more than {MAX_KEY_BYTES} bytes"
+    if problem:
+        raise DataValidationError(str(path), problem, line=line, column="interest")
+    return str(plan.interests.add(raw, kind))
+
+
 def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     """Read and validate the folder into a plan; raises DataValidationError on bad input."""
     require_files(data_dir, DATASET, REQUIRED_FILES)
@@ -81,7 +97,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     for _, row in read(
         "users.csv",
         [
-            Column("user_id", parse_text),
+            Column("user_id", parse_key),
             Column("name", parse_optional_text, required=False),
             Column("text", parse_optional_text, required=False),
         ],
@@ -90,8 +106,8 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     for _, row in read(
         "items.csv",
         [
-            Column("item_id", parse_text),
-            Column("title", parse_optional_text, required=False),
+            Column("item_id", parse_key),
+            Column("title", parse_optional_key, required=False),
             Column("text", parse_optional_text, required=False),
         ],
     ):
@@ -103,8 +119,8 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     for _, row in read(
         "interactions.csv",
         [
-            Column("user_id", parse_text),
-            Column("item_id", parse_text),
+            Column("user_id", parse_key),
+            Column("item_id", parse_key),
             Column("weight", _optional_float, required=False),
             Column("rating", _optional_float, required=False),
             Column("ts", _optional_int, required=False),
@@ -129,7 +145,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         raise DataValidationError(str(data_dir / "interactions.csv"), "has no data rows")
 
     interest_columns = [
-        Column("interest", parse_text),
+        Column("interest", parse_key),
         Column("kind", _kind, required=False),
         Column("weight", _optional_float, required=False),
     ]
@@ -138,15 +154,10 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         ("user_interests.csv", "user_id", Label.USER, users, RelType.INTERESTED_IN, "explicit"),
     ):
         rels = RelSet(rel_type, label, Label.INTEREST, source=source)
-        for line, row in read(name, [Column(id_column, parse_text), *interest_columns]):
-            interest_id = plan.interests.add(row["interest"], row.get("kind") or "tag")
-            if interest_id is None:
-                raise DataValidationError(
-                    str(data_dir / name),
-                    "interest has no letters or digits",
-                    line=line,
-                    column="interest",
-                )
+        for line, row in read(name, [Column(id_column, parse_key), *interest_columns]):
+            interest_id = _add_interest(
+                plan, row["interest"], row.get("kind") or "tag", data_dir / name, line
+            )
             node_id = _prefixed(namespace, row[id_column])
             node_set.add(node_id)
             weight = row.get("weight")
@@ -157,20 +168,13 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     for line, row in read(
         "tag_events.csv",
         [
-            Column("user_id", parse_text),
-            Column("item_id", parse_text),
-            Column("interest", parse_text),
+            Column("user_id", parse_key),
+            Column("item_id", parse_key),
+            Column("interest", parse_key),
             Column("ts", _optional_int, required=False),
         ],
     ):
-        interest_id = plan.interests.add(row["interest"], "tag")
-        if interest_id is None:
-            raise DataValidationError(
-                str(data_dir / "tag_events.csv"),
-                "interest has no letters or digits",
-                line=line,
-                column="interest",
-            )
+        interest_id = _add_interest(plan, row["interest"], "tag", data_dir / "tag_events.csv", line)
         user_id = _prefixed(namespace, row["user_id"])
         item_id = _prefixed(namespace, row["item_id"])
         users.add(user_id)

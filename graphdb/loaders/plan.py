@@ -21,6 +21,8 @@ from neo4j import Driver
 from tqdm import tqdm
 
 from graphdb import queries
+from graphdb.failpoints import reach
+from graphdb.interests import canonical_ids
 from graphdb.schema import Label, RelType, ensure_schema
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -77,6 +79,21 @@ class InterestSet:
         ]
 
 
+def combine_edges(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One edge standing for two that canonicalisation made coincide: ``weight`` and ``count``
+    added, the earliest ``ts`` kept, other properties from ``first``. The graph-side merge
+    (``graphdb.interests.COLLAPSE_DUPLICATES``) applies the same rule, so an ingest after
+    canonicalisation computes exactly the values the merge left."""
+    combined = {**second, **first}
+    for key in ("weight", "count"):
+        if key in first or key in second:
+            combined[key] = first.get(key, 0) + second.get(key, 0)
+    times = [t for t in (first.get("ts"), second.get("ts")) if t is not None]
+    if times:
+        combined["ts"] = min(times)
+    return combined
+
+
 @dataclass
 class RelSet:
     """Relationships of one type between two labels, one per (start, end) pair.
@@ -85,6 +102,11 @@ class RelSet:
     overwrite another source's edges between the same two nodes. ``identity`` names one more
     property that is part of it: a tagging event ``(:User)-[:TAGGED {interest}]->(:Item)`` is one
     relationship per (user, item, interest), so the same two nodes hold one edge per tag.
+    ``complete`` says the set holds *every* edge of its type and source (``True``), or every
+    such edge ending at the given ids (a frozenset: ``llm`` proposals are recomputed one
+    interest kind at a time): a derived source recomputed whole, so writing it deletes the edges
+    of that source (and ends) it no longer holds, and a re-run converges instead of
+    accumulating.
     """
 
     rel_type: RelType
@@ -92,6 +114,7 @@ class RelSet:
     end: Label
     source: str | None = None
     identity: str | None = None
+    complete: bool | frozenset[str] = False
     rows: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
 
     def add(self, start_id: str, end_id: str, **props: Any) -> None:
@@ -100,6 +123,23 @@ class RelSet:
         if self.source is not None:
             clean["source"] = self.source
         self.rows[self.key(start_id, end_id, clean)] = clean
+
+    def remap_interests(self, canonical: dict[str, str]) -> None:
+        """Point Interest ends (and a TAGGED event's ``interest``) at canonical ids, combining
+        rows that then coincide with :func:`combine_edges`."""
+        starts, ends = self.start is Label.INTEREST, self.end is Label.INTEREST
+        if not (starts or ends or self.identity == "interest") or not canonical:
+            return
+        remapped: dict[tuple[str, ...], dict[str, Any]] = {}
+        for key, props in self.rows.items():
+            start_id = canonical.get(key[0], key[0]) if starts else key[0]
+            end_id = canonical.get(key[1], key[1]) if ends else key[1]
+            if self.identity == "interest":
+                props = {**props, "interest": canonical.get(props["interest"], props["interest"])}
+            new_key = self.key(start_id, end_id, props)
+            earlier = remapped.get(new_key)
+            remapped[new_key] = props if earlier is None else combine_edges(earlier, props)
+        self.rows = remapped
 
     def key(self, start_id: str, end_id: str, props: dict[str, Any]) -> tuple[str, ...]:
         """What makes a relationship of this set unique: its ends, plus the identity property."""
@@ -122,6 +162,19 @@ class GraphPlan:
         """How many relationship rows the plan writes."""
         return sum(len(r.rows) for r in self.relationships)
 
+    def apply_canonical(self, canonical: dict[str, str]) -> int:
+        """Rewrite interest ids that canonicalisation merged away (``old → canonical``) to their
+        canonical id, so a re-ingest after ``canonicalize-interests`` neither re-creates the
+        merged interests nor doubles their edges; returns how many ids were rewritten."""
+        merged = [i for i in self.interests.kinds if i in canonical]
+        for old in merged:
+            new = canonical[old]
+            self.interests.kinds.setdefault(new, self.interests.kinds.pop(old))
+            self.interests.spellings[new].update(self.interests.spellings.pop(old))
+        for rels in self.relationships:
+            rels.remap_interests(canonical)
+        return len(merged)
+
 
 def _batches(rows: Sequence[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(rows), size):
@@ -138,6 +191,7 @@ def _write_nodes(
 ) -> None:
     for batch in _batches(rows, batch_size):
         driver.execute_query(statement, rows=batch, database_=database)
+        reach("write_plan.batch")
         bar.update(len(batch))
 
 
@@ -152,6 +206,8 @@ def _write_relationships(
     source (an ingest is a batch job); the result is the same as MERGE.
     """
     sourced = rels.source is not None
+    if rels.complete is not False and not sourced:
+        raise ValueError(f"a complete {rels.rel_type.value} set needs a source to replace")
     existing = {
         rels.key(record["s"], record["t"], record["p"]): record["p"]
         for record in driver.execute_query(
@@ -170,6 +226,29 @@ def _write_relationships(
         elif old != props:
             changed.append((pair, props))
     bar.update(len(rels.rows) - len(new) - len(changed))
+    stale = (
+        []
+        if rels.complete is False
+        else [
+            key
+            for key in existing
+            if key not in rels.rows and (rels.complete is True or key[1] in rels.complete)
+        ]
+    )
+    identity = [rels.identity] if rels.identity else []
+    statement = queries.delete_relationships(
+        rels.rel_type, rels.start, rels.end, sourced, rels.identity
+    )
+    for batch in _batches(stale, batch_size):
+        driver.execute_query(
+            statement,
+            s=[key[0] for key in batch],
+            t=[key[1] for key in batch],
+            source=rels.source,
+            database_=database,
+            **{f"p_{name}": [key[2] for key in batch] for name in identity},
+        )
+        reach("write_plan.batch")
     for rows, is_new in ((new, True), (changed, False)):
         keys = sorted({k for _, props in rows for k in props})
         statement = (
@@ -189,11 +268,13 @@ def _write_relationships(
                 database_=database,
                 **columns,
             )
+            reach("write_plan.batch")
             bar.update(len(batch))
     return {
         "created": len(new),
         "updated": len(changed),
         "unchanged": len(rels.rows) - len(new) - len(changed),
+        **({"deleted": len(stale)} if rels.complete is not False else {}),
     }
 
 
@@ -207,11 +288,14 @@ def write_plan(
 ) -> dict[str, Any]:
     """Write a plan: schema first, then nodes (MERGE), then relationships (diffed, batched).
 
-    Returns per label / relationship set what was written, the seconds taken, and relationships
-    per second (relationship rows handled, over the seconds spent on relationships).
+    Interest ids that ``canonicalize-interests`` merged away are written to their canonical
+    interest (:meth:`GraphPlan.apply_canonical`). Returns per label / relationship set what was
+    written, how many interest ids were canonicalised, the seconds taken, and relationships per
+    second (relationship rows handled, over the seconds spent on relationships).
     """
     ensure_schema(driver, database)
     started = time.perf_counter()
+    canonicalised = plan.apply_canonical(canonical_ids(driver, database))
     written: dict[str, Any] = {}
     total = (
         sum(len(n.rows) for n in plan.nodes) + len(plan.interests.kinds) + plan.relationship_rows()
@@ -238,6 +322,7 @@ def write_plan(
         rel_seconds = time.perf_counter() - rel_started
     return {
         "written": written,
+        "interests_canonicalised": canonicalised,
         "seconds": round(time.perf_counter() - started, 3),
         "relationship_seconds": round(rel_seconds, 3),
         "relationships_per_second": round(plan.relationship_rows() / rel_seconds, 1)

@@ -45,6 +45,25 @@ def parse_text(value: str) -> str:
     return text
 
 
+#: Neo4j's range indexes refuse keys over about 8 KB; ids, titles and interest names are
+#: indexed, so longer values are rejected while validating, before anything is written.
+MAX_KEY_BYTES = 4096
+
+
+def parse_key(value: str) -> str:
+    """An indexed value (id, title, interest): non-empty text of at most ``MAX_KEY_BYTES``."""
+    text = parse_text(value)
+    size = len(text.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"{size} bytes; ids, titles and interests hold at most {MAX_KEY_BYTES}")
+    return text
+
+
+def parse_optional_key(value: str) -> str | None:
+    """An indexed value that may be empty (then None)."""
+    return parse_key(value) if value.strip() else None
+
+
 def parse_optional_text(value: str) -> str | None:
     """A string that may be empty (then None)."""
     return value.strip() or None

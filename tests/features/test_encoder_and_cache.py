@@ -44,3 +44,21 @@ def test_cache_encodes_only_new_texts(encoder: TextEncoder, tmp_path: Path) -> N
     _, computed = embed_with_cache(TEXTS, "another-model", 384, encode, cache)
     assert computed == 5  # the key includes the model
     cache.close()
+
+
+def test_a_failed_run_keeps_every_committed_chunk(encoder: TextEncoder, tmp_path: Path) -> None:
+    """The encoder dying on the third chunk loses only that chunk: a second cache connection
+    (as a re-run would open) already holds the first two, and the re-run encodes the rest."""
+    calls: list[int] = []
+
+    def dies_on_third_chunk(batch: list[str]) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return encoder.encode(batch, progress=False)
+
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache, pytest.raises(KeyboardInterrupt):
+        embed_with_cache(TEXTS, encoder.model_id, 384, dies_on_third_chunk, cache, commit_every=2)
+    with EmbeddingCache(tmp_path / "cache.sqlite") as rerun:
+        _, computed = embed_with_cache(TEXTS, encoder.model_id, 384, encoder.encode, rerun)
+    assert computed == 1
