@@ -14,6 +14,20 @@ from neo4j.graph import Node, Path, Relationship
 from graphdb.errors import GraphDBError
 
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _fits_neo4j(value: Any) -> bool:
+    """Neo4j integers are 64-bit; JSON's are unbounded (lists and maps checked throughout)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return _INT64[0] <= value <= _INT64[1]
+    if isinstance(value, list):
+        return all(_fits_neo4j(v) for v in value)
+    if isinstance(value, dict):
+        return all(_fits_neo4j(v) for v in value.values())
+    return True
 
 
 def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
@@ -29,6 +43,17 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
             params[name] = json.loads(raw)
         except ValueError:
             params[name] = raw
+        except RecursionError:
+            raise GraphDBError(f"--param {name}: JSON nested too deeply") from None
+        try:
+            fits = _fits_neo4j(params[name])
+        except RecursionError:
+            raise GraphDBError(f"--param {name}: JSON nested too deeply") from None
+        if not fits:
+            raise GraphDBError(
+                f"--param {name}: an integer outside Neo4j's 64-bit range; "
+                f"pass it as a JSON string ({name}='\"…\"') to send it as text"
+            )
     return params
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from neo4j import Driver
 from typer.testing import CliRunner
@@ -95,7 +95,7 @@ def _as_written(value: str) -> str | None:
     return kept if kept and len(kept.encode("utf-8")) <= MAX_KEY_BYTES else None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(user=hostile, item=hostile, title=hostile, interest=hostile)
 def test_ingest_round_trips_or_names_the_problem(
     session_driver: Driver,
@@ -129,7 +129,8 @@ def test_ingest_round_trips_or_names_the_problem(
             interest=interest_id,
         ).records
         assert len(found) == 1
-        assert found[0]["title"] == (title.strip() or None)
+        if title.strip():  # an empty title sets nothing: an earlier row's title stays
+            assert found[0]["title"] == title.strip()
         assert interest.strip() in found[0]["aliases"]
     assert session_driver.execute_query(BYSTANDER).records[0].data() == bystander
 
@@ -140,8 +141,11 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(name=st.one_of(st.just("v"), hostile), value=hostile)
+@example(name="v", value="1" * 400)  # JSON's integers are unbounded, Neo4j's are 64-bit
+@example(name="v", value="[1, 99999999999999999999]")
+@example(name="v", value="[" * 5000)  # the JSON decoder recurses per bracket
 def test_query_params_round_trip_or_name_the_problem(
     session_driver: Driver, bystander: dict[str, Any], name: str, value: str
 ) -> None:
