@@ -40,12 +40,10 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
                 f"--param {pair!r}: expected NAME=VALUE with NAME a Cypher identifier"
             )
         try:
-            params[name] = json.loads(raw)
-        except ValueError:
-            params[name] = raw
-        except RecursionError:
-            raise GraphDBError(f"--param {name}: JSON nested too deeply") from None
-        try:
+            try:
+                params[name] = json.loads(raw)
+            except ValueError:
+                params[name] = raw
             fits = _fits_neo4j(params[name])
         except RecursionError:
             raise GraphDBError(f"--param {name}: JSON nested too deeply") from None

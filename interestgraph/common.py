@@ -56,11 +56,8 @@ def graph(as_json: bool) -> Iterator[tuple[Driver, str | None]]:
     except GraphDBError as e:
         raise fail(str(e), as_json) from None
     try:
-        yield driver, target.database
-    except GraphDBError as e:
-        raise fail(str(e), as_json) from None
-    except (Neo4jError, DriverError) as e:
-        raise fail(neo4j_failure(e), as_json) from None
+        with reported(as_json):
+            yield driver, target.database
     finally:
         driver.close()
 
