@@ -38,6 +38,11 @@ class HeteroEncoder(nn.Module):
         noise: (``lgc`` only) magnitude of the random perturbation added at every layer during
             training, as in XSimGCL (Yu et al., TKDE 2023); the first layer's perturbed output
             is kept in ``contrast_view`` for a contrastive loss against the final embeddings.
+        cold_items: (``lgc`` only) share of the items trained as if cold at each training step,
+            DropoutNet-style (Volkovs et al., NeurIPS 2017): their id embeddings are hidden and
+            their user edges left out of propagation, while their training edges still count
+            in the loss, so the text and interest path learns to carry a score on its own —
+            the only path a new item has.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class HeteroEncoder(nn.Module):
         heads: int = 2,
         dropout: float = 0.0,
         noise: float = 0.0,
+        cold_items: float = 0.0,
         exclude: frozenset[str] = frozenset(),
     ):
         super().__init__()
@@ -59,12 +65,17 @@ class HeteroEncoder(nn.Module):
             raise ValueError(f"conv must be one of {', '.join(CONVS)}, got {conv!r}")
         if feature_dim is None and not use_ids:
             raise ValueError("an encoder needs LLM features, id embeddings or both")
+        if not 0.0 <= cold_items < 1.0:
+            raise ValueError(f"cold_items must be in [0, 1), got {cold_items}")
+        if cold_items and (conv != "lgc" or feature_dim is None or "item" not in num_nodes):
+            raise ValueError("cold_items needs conv='lgc', LLM features and item nodes")
         self.node_types = list(num_nodes)
         self.conv = conv
         self.layers = layers
         self.use_ids = use_ids
         self.dropout = nn.Dropout(dropout)
         self.noise = noise
+        self.cold_items = cold_items
         self.exclude = frozenset(exclude)
         edge_types = [e for e in edge_types if e[1].removeprefix("rev_") not in self.exclude]
         self.contrast_view: dict[str, Tensor] | None = None
@@ -86,8 +97,9 @@ class HeteroEncoder(nn.Module):
             else [_hetero_layer(conv, dim, heads, num_nodes, edge_types) for _ in range(layers)]
         )
 
-    def inputs(self, graph: Graph) -> dict[str, Tensor]:
-        """Layer-0 embeddings: projected text features plus (masked) id embeddings."""
+    def inputs(self, graph: Graph, hidden: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """Layer-0 embeddings: projected text features plus (masked) id embeddings; rows
+        marked in ``hidden`` get no id embedding."""
         out: dict[str, Tensor] = {}
         for node_type in self.node_types:
             parts = []
@@ -99,17 +111,20 @@ class HeteroEncoder(nn.Module):
                 if added > 0:  # nodes added after training (a new user served inductively)
                     ids = torch.cat([ids, ids.new_zeros(added, ids.shape[1])])
                 mask = graph.id_mask.get(node_type)
+                if hidden is not None and node_type in hidden:
+                    mask = ~hidden[node_type] if mask is None else mask & ~hidden[node_type]
                 parts.append(ids * mask.unsqueeze(-1).to(ids.dtype) if mask is not None else ids)
             out[node_type] = self.dropout(torch.stack(parts).sum(0))
         return out
 
     def forward(self, graph: Graph) -> dict[str, Tensor]:
-        h = self.inputs(graph)
+        hidden = self._draw_cold(graph) if self.training and self.cold_items > 0 else None
+        h = self.inputs(graph, hidden)
         self.ego = h
         if self.layers == 0:
             return h
         if self.conv == "lgc":
-            return self._propagate(graph, h)
+            return self._propagate(graph, h, hidden)
         layers = [h]
         for index, layer in enumerate(self.convs):
             edges = {e: graph.edge_index[e] for e in graph.edge_types(self.exclude)}
@@ -120,8 +135,32 @@ class HeteroEncoder(nn.Module):
             layers.append(out)
         return {t: torch.stack([layer[t] for layer in layers]).mean(0) for t in self.node_types}
 
-    def _propagate(self, graph: Graph, h: dict[str, Tensor]) -> dict[str, Tensor]:
-        adjacency = graph.adjacency(self.exclude)
+    def _draw_cold(self, graph: Graph) -> dict[str, Tensor]:
+        """This step's items to train as cold (drawn with torch's global generator, which
+        training seeds)."""
+        device = graph.edge_index[next(iter(graph.edge_index))].device
+        return {"item": torch.rand(graph.num_nodes["item"], device=device) < self.cold_items}
+
+    def _flat(self, graph: Graph, rows: dict[str, Tensor]) -> Tensor:
+        """Per-type boolean rows as one mask over the flattened nodes (absent types False)."""
+        device = next(iter(rows.values())).device
+        return torch.cat(
+            [
+                rows.get(t, torch.zeros(graph.num_nodes[t], dtype=torch.bool, device=device))
+                for t in self.node_types
+            ]
+        )
+
+    def _propagate(
+        self, graph: Graph, h: dict[str, Tensor], hidden: dict[str, Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        if hidden is None:
+            adjacency = graph.adjacency(self.exclude)
+        else:
+            users = torch.ones(graph.num_nodes["user"], dtype=torch.bool, device=h["user"].device)
+            adjacency = graph.adjacency(
+                self.exclude, self._flat(graph, hidden), self._flat(graph, {"user": users})
+            )
         perturb = self.training and self.noise > 0
         with torch.autocast(device_type=adjacency.device.type, enabled=False):
             x = torch.cat([h[t].float() for t in self.node_types])

@@ -35,6 +35,7 @@ class Graph:
     x: dict[str, Tensor] = field(default_factory=dict)
     id_mask: dict[str, Tensor] = field(default_factory=dict)
     _adjacency: dict[frozenset[str], Tensor] = field(default_factory=dict)
+    _links: dict[frozenset[str], Tensor] = field(default_factory=dict)
 
     @property
     def node_types(self) -> list[str]:
@@ -52,12 +53,29 @@ class Graph:
             start += self.num_nodes[node_type]
         return out
 
-    def adjacency(self, exclude: frozenset[str] = frozenset()) -> Tensor:
+    def adjacency(
+        self,
+        exclude: frozenset[str] = frozenset(),
+        hidden: Tensor | None = None,
+        other: Tensor | None = None,
+    ) -> Tensor:
         """Symmetric-normalised adjacency ``D^-1/2 A D^-1/2`` over all node types (CSR),
         the propagation matrix of LightGCN extended to users, items and interests; relations
-        named in ``exclude`` (and their reverses) are left out. Cached per ``exclude``."""
+        named in ``exclude`` (and their reverses) are left out. Cached per ``exclude``.
+
+        With ``hidden`` and ``other`` (boolean masks over the flattened node rows, in
+        :attr:`offsets` order), every edge between a hidden node and an other node is left out
+        and the rest renormalised: how a node that has lost those edges, a cold item without
+        interactions, propagates. That matrix is rebuilt on each call from the cached edge
+        counts with their sparsity pattern kept, a few element-wise passes over the non-zeros,
+        cheap enough to redraw at every training step.
+        """
+        if exclude not in self._links:
+            self._links[exclude] = _link_counts(self, exclude)
+        if hidden is not None and other is not None:
+            return _normalise(self._links[exclude], hidden, other)
         if exclude not in self._adjacency:
-            self._adjacency[exclude] = _normalised_adjacency(self, exclude)
+            self._adjacency[exclude] = _normalise(self._links[exclude])
         return self._adjacency[exclude]
 
     def edge_types(self, exclude: frozenset[str] = frozenset()) -> list[EdgeType]:
@@ -93,6 +111,7 @@ class Graph:
             x={k: v.to(device) for k, v in self.x.items()},
             id_mask={k: v.to(device) for k, v in self.id_mask.items()},
             _adjacency={k: v.to(device) for k, v in self._adjacency.items()},
+            _links={k: v.to(device) for k, v in self._links.items()},
         )
         return moved
 
@@ -102,7 +121,8 @@ def relation_name(edge_type: EdgeType) -> str:
     return edge_type[1].removeprefix("rev_")
 
 
-def _normalised_adjacency(graph: Graph, exclude: frozenset[str]) -> Tensor:
+def _link_counts(graph: Graph, exclude: frozenset[str]) -> Tensor:
+    """How many edges join each pair of nodes (CSR over the flattened node rows)."""
     offsets = graph.offsets
     total = sum(graph.num_nodes.values())
     rows, cols = [], []
@@ -114,18 +134,34 @@ def _normalised_adjacency(graph: Graph, exclude: frozenset[str]) -> Tensor:
     device = next(iter(graph.edge_index.values())).device
     row = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long, device=device)
     col = torch.cat(cols) if cols else torch.zeros(0, dtype=torch.long, device=device)
-    # every relation is present in both directions, so in-degree = out-degree
-    degree = torch.zeros(total, device=device).index_add_(
-        0, row, torch.ones_like(row, dtype=torch.float)
-    )
-    inv_sqrt = degree.clamp(min=1).pow(-0.5)
-    values = inv_sqrt[row] * inv_sqrt[col]
     coo = torch.sparse_coo_tensor(
-        torch.stack([row, col]), values, (total, total), check_invariants=False
+        torch.stack([row, col]),
+        torch.ones(len(row), device=device),
+        (total, total),
+        check_invariants=False,
     )
     with warnings.catch_warnings():  # torch calls CSR "beta" on every conversion
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return coo.coalesce().to_sparse_csr()
+
+
+def _normalise(counts: Tensor, hidden: Tensor | None = None, other: Tensor | None = None) -> Tensor:
+    """``D^-1/2 A D^-1/2`` of an edge-count matrix, less the hidden–other edges if given.
+    Every relation is present in both directions, so in-degree = out-degree."""
+    crow, col, count = counts.crow_indices(), counts.col_indices(), counts.values()
+    row = torch.repeat_interleave(
+        torch.arange(len(crow) - 1, device=crow.device), crow[1:] - crow[:-1]
+    )
+    if hidden is not None and other is not None:
+        gone = (hidden[row] & other[col]) | (other[row] & hidden[col])
+        count = count.masked_fill(gone, 0.0)
+    degree = torch.zeros(len(crow) - 1, device=count.device).index_add_(0, row, count)
+    inv_sqrt = degree.clamp(min=1).pow(-0.5)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            crow, col, inv_sqrt[row] * inv_sqrt[col] * count, counts.shape, check_invariants=False
+        )
 
 
 class _SymmetricSpMM(torch.autograd.Function):

@@ -102,6 +102,13 @@ def train(
     cl_weight: Annotated[
         float, typer.Option(help="Weight of the contrastive loss (0 = off).")
     ] = 0.1,
+    cold_items: Annotated[
+        float,
+        typer.Option(
+            help="Share of items trained as if new at each step: ids hidden, user edges cut "
+            "(lgc with features only; 0 = off)."
+        ),
+    ] = 0.0,
     features: Annotated[
         bool, typer.Option("--features/--no-features", help="LLM text features (off = ablation).")
     ] = True,
@@ -188,6 +195,7 @@ def train(
                 use_ids=ids,
                 use_interests=interests,
                 noise=noise,
+                cold_items=cold_items,
                 fit=fit,
             ),
             params or [],

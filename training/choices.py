@@ -23,13 +23,14 @@ INTEREST_BASELINES = ("interest_profile", "interests_of_items")
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "no_cl": {"noise": 0.0, "cl_weight": 0.0},
-    "no_features": {"use_features": False, "use_ids": True},
+    "no_features": {"use_features": False, "use_ids": True, "cold_items": 0.0},
     "no_interests": {"exclude": ("user_interest", "has_interest", "related_to")},
     "lightgcn": {
         "use_features": False,
         "use_ids": True,
         "noise": 0.0,
         "cl_weight": 0.0,
+        "cold_items": 0.0,
         "exclude": ("has_interest", "friend", "related_to"),
     },
 }

@@ -66,6 +66,8 @@ class ModelConfig:
     dropout: float = 0.0
     heads: int = 2
     noise: float = 0.1
+    #: share of items trained as cold at each step (DropoutNet-style; see HeteroEncoder)
+    cold_items: float = 0.0
     #: relations the encoder does not propagate over (see :data:`VARIANTS`)
     exclude: tuple[str, ...] = ()
     fit: FitConfig = field(default_factory=FitConfig)
@@ -190,6 +192,7 @@ def build_model(name: str, config: ModelConfig, graph: Graph) -> nn.Module:
             heads=config.heads,
             dropout=config.dropout,
             noise=config.noise,
+            cold_items=config.cold_items,
             exclude=frozenset(config.exclude),
         )
         return LinkPredictor(encoder, config.dim, config.decoder)

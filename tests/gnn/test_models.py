@@ -71,3 +71,62 @@ def test_lightgcn_baseline_and_static_scorers() -> None:
     of_items = StaticScorer("interests_of_items", graph)
     # user 0 has items 0 and 1, both carry interest 0
     assert of_items.matrix(graph.x, "user_interest", torch.tensor([0]))[0].tolist() == [2, 0]
+
+
+def _dense_reference(graph: Graph) -> torch.Tensor:
+    """``D^-1/2 A D^-1/2`` written out densely, the formula the CSR builders must match."""
+    total = sum(graph.num_nodes.values())
+    a = torch.zeros(total, total)
+    offsets = graph.offsets
+    for (src, _, dst), index in graph.edge_index.items():
+        a.index_put_((index[0] + offsets[src], index[1] + offsets[dst]), torch.ones(1), True)
+    inv = a.sum(1).clamp(min=1).pow(-0.5)
+    return inv[:, None] * a * inv[None, :]
+
+
+def test_hidden_links_are_cut_and_the_rest_renormalised() -> None:
+    graph = _graph()
+    offsets, total = graph.offsets, sum(graph.num_nodes.values())
+    assert torch.allclose(graph.adjacency().to_dense(), _dense_reference(graph))
+    hidden = torch.zeros(total, dtype=torch.bool)
+    hidden[offsets["item"] + 1] = True  # item 1: users 0 and 1 bought it, it carries interest 0
+    users = torch.zeros(total, dtype=torch.bool)
+    users[: graph.num_nodes["user"]] = True
+    cut = graph.adjacency(frozenset(), hidden, users).to_dense()
+    ui = torch.tensor([[0, 2], [0, 2]])  # the user_item edges less item 1's
+    expected = Graph(
+        graph.num_nodes,
+        {**graph.edge_index, ("user", "user_item", "item"): ui},
+        graph.x,
+        graph.id_mask,
+    )
+    expected.edge_index[("item", "rev_user_item", "user")] = ui.flip(0)
+    assert torch.allclose(cut, _dense_reference(expected))
+    assert torch.allclose(graph.adjacency().to_dense(), _dense_reference(graph))  # cache intact
+
+
+def test_items_trained_as_cold_lose_their_ids_only_in_training() -> None:
+    graph = _graph()
+    torch.manual_seed(3)
+    encoder = HeteroEncoder(
+        graph.num_nodes, 8, list(graph.edge_index), dim=8, layers=2, cold_items=0.99
+    )
+    encoder.train()
+    encoder(graph)["item"].sum().backward()
+    # with 0.99 every item is drawn as cold on this seed: no id row gets a gradient
+    assert encoder.ids["item"].weight.grad.abs().sum() == 0
+    assert encoder.ids["user"].weight.grad.abs().sum() > 0
+    encoder.zero_grad()
+    encoder.eval()
+    encoder(graph)["item"].sum().backward()
+    assert encoder.ids["item"].weight.grad[:3].abs().sum() > 0  # item 3 is cold anyway
+
+
+def test_cold_items_need_propagation_with_features() -> None:
+    graph = _graph()
+    with pytest.raises(ValueError, match="cold_items needs"):
+        HeteroEncoder(graph.num_nodes, None, list(graph.edge_index), dim=8, cold_items=0.2)
+    with pytest.raises(ValueError, match="cold_items needs"):
+        HeteroEncoder(
+            graph.num_nodes, 8, list(graph.edge_index), dim=8, conv="sage", cold_items=0.2
+        )
