@@ -3,24 +3,36 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASETS ?= ../shared/datasets
 
-.PHONY: setup demo test lint bench bench-train stop
+.PHONY: setup browser explorer demo test lint bench bench-train stop
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[dev,bench,notebooks]'
 	touch $@
 
 demo: setup
 	$(VENV)/bin/interestgraph demo --datasets-dir $(DATASETS)
 
+# Debian's Chromium and chromedriver for the explorer's browser tests (apt; sudo when not root)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver)
+
+# Re-vendor the explorer's JS libraries from the npm registry (the results are committed).
+explorer:
+	cd serving/assets && npm ci --no-audit --no-fund
+	cp serving/assets/node_modules/cytoscape/dist/cytoscape.min.js serving/explorer/vendor/
+	cp serving/assets/node_modules/cytoscape/LICENSE serving/explorer/vendor/cytoscape.LICENSE
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint browser
 	MKL_DYNAMIC=FALSE OMP_DYNAMIC=FALSE INTERESTGRAPH_DATASETS=$(DATASETS) $(PY) -m pytest -q
 
 bench: setup

@@ -176,11 +176,20 @@ def explanation_paths(
 
 def best_paths(raws: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     """The ``limit`` most specific paths, every kind merged (ties: the user's stronger edge,
-    then the path's ids, for a stable order)."""
+    then the path's ids, for a stable order). A path through the same nodes as a better one
+    (parallel relationships from different sources, a catalogue genre and a user's tag on the
+    same item) says nothing new to a reader and is left out."""
     ranked = sorted(
         raws, key=lambda p: (-p["score"], -(p.get("user_weight") or 0.0), p["kind"], p["key"])
     )
-    return ranked[:limit]
+    seen: set[tuple[str, ...]] = set()
+    distinct = []
+    for path in ranked:
+        nodes = (path["kind"], *path["nodes"])
+        if nodes not in seen:
+            seen.add(nodes)
+            distinct.append(path)
+    return distinct[:limit]
 
 
 def encode_paths(paths: list[dict[str, Any]]) -> str:

@@ -385,6 +385,24 @@ def _label(kind: str, as_json: bool) -> Label:
     return labels[kind.lower()]
 
 
+def _render_showcase(console: Console, shown: dict[str, Any]) -> None:
+    for entry in shown["users"]:
+        console.print(
+            f"\n[bold]User {entry['user']}[/bold] showed {', '.join(entry['known'])}; "
+            f"expanded into {', '.join(e['name'] for e in entry['expanded'])}",
+            highlight=False,
+        )
+        for item in entry["items"]:
+            console.print(f"  → {item['title']}: {item['why'] or '(no path)'}", highlight=False)
+    example = f"#user={shown['users'][0]['user']}" if shown["users"] else ""
+    console.print(
+        "\nSee every user, their expanded interests and the paths behind each recommendation in "
+        "the explorer:\n  interestgraph serve --no-auth   (then open "
+        f"http://127.0.0.1:8000/{example})",
+        highlight=False,
+    )
+
+
 @app.command()
 def demo(
     datasets_dir: Annotated[
@@ -422,12 +440,15 @@ def demo(
         with graph(as_json) as (driver, database), embedding_cache(settings) as cache:
             payload["embed"] = embed_graph(driver, encoder, cache, database)
         if train:
+            from serving.lookups import Lookups
+            from serving.showcase import showcase
             from training.jobs import model_demo
 
             with graph(as_json) as (driver, database), reported(as_json):
                 payload.update(
                     model_demo(driver, database, settings.home, "movielens-small", DEFAULT_MODEL)
                 )
+                payload["showcase"] = showcase(Lookups(driver, database, timeout=30.0))
 
     def render(console: Console) -> None:
         console.print(
@@ -459,6 +480,7 @@ def demo(
                 f"({run['relationships_per_second']} relationships/s)",
                 highlight=False,
             )
+            _render_showcase(console, payload["showcase"])
 
     emit(payload, as_json, render)
 

@@ -19,12 +19,13 @@ from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 from neo4j import Driver, GraphDatabase
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphdb.connection import Neo4jTarget
 from serving import problems
 from serving.keys import KeyStore
-from serving.lookups import Lookups, Unavailable
+from serving.lookups import NO_RUN, Lookups, Unavailable
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.new_users import NewUserScorer
 from serving.schemas import (
@@ -32,6 +33,7 @@ from serving.schemas import (
     MAX_K,
     MAX_PATHS,
     Adopters,
+    CurrentRun,
     NewUserRecommendations,
     NewUserRequest,
     PairExplanation,
@@ -42,6 +44,9 @@ from serving.schemas import (
     Target,
     UserInterests,
 )
+
+#: the interest explorer: a static page over this same API (assets built by `make explorer`)
+EXPLORER = Path(__file__).with_name("explorer")
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ def create_app(config: ServingConfig) -> FastAPI:
         """Neo4j answers and a current prediction run exists."""
         run = lookups().current_run()
         if run is None:
-            raise Unavailable("no current prediction run: run `interestgraph predict`")
+            raise Unavailable(NO_RUN)
         return {"status": "ready", "run": run.id}
 
     @app.get("/metrics", tags=["health"], dependencies=[Auth], responses=_problems(401))
@@ -191,6 +196,12 @@ def create_app(config: ServingConfig) -> FastAPI:
         """Prometheus exposition: request counts and latency histograms per route."""
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    @app.get("/v1/runs/current", dependencies=[Auth], tags=["lookups"], responses=LOOKUP_ERRORS)
+    def current_run() -> CurrentRun:
+        """The prediction run lookups answer from: its model, date, headline figures and a few
+        of its users."""
+        return lookups().run_details()
 
     @app.get(
         "/v1/users/{user_id}/recommendations",
@@ -290,4 +301,5 @@ def create_app(config: ServingConfig) -> FastAPI:
         """The users the current run most expects to take up this interest."""
         return lookups().adopters(interest_id, k)
 
+    app.mount("/", StaticFiles(directory=EXPLORER, html=True), name="explorer")
     return app

@@ -9,6 +9,7 @@ typer or FastAPI.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from serving.explanations import best_explanations, without_first_hop
 from serving.schemas import (
     Adopter,
     Adopters,
+    CurrentRun,
     ExpandedInterest,
     Explanation,
     KnownInterest,
@@ -134,6 +136,28 @@ ORDER BY p.score DESC, p.rank, u.id LIMIT $k
 """
 
 
+RUN_DETAILS = """
+MATCH (r:PredictionRun {status: 'current'})
+RETURN r.id AS id, r.model AS model, r.created AS created, r.checkpoint AS checkpoint,
+       r.k AS k, r.targets AS targets, r.metrics AS metrics,
+       COLLECT {
+         MATCH (u:User)
+         WHERE EXISTS { (u)-[p:PREDICTED_ITEM|PREDICTED_INTEREST]->() WHERE p.run = r.id }
+         RETURN u.id LIMIT $samples
+       } AS sample_users
+"""
+NO_RUN = "no current prediction run: run `interestgraph predict` first"
+
+
+def _summary(recorded: str | None) -> dict[str, Any] | None:
+    """The run's recorded summary, or ``None`` when it holds none readable (older runs)."""
+    try:
+        summary = json.loads(recorded) if recorded else None
+    except ValueError:
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def _run_info(run: dict[str, Any]) -> RunInfo:
     created = run.get("created")
     return RunInfo(
@@ -212,6 +236,25 @@ class Lookups:
     def current_run(self) -> RunInfo | None:
         return self._read(self._current_run)
 
+    def run_details(self, samples: int = 5) -> CurrentRun:
+        """The current run with its recorded summary and a few of its users;
+        :class:`Unavailable` when there is none."""
+
+        def work(tx: ManagedTransaction) -> CurrentRun:
+            record = tx.run(RUN_DETAILS, samples=samples).single()
+            if record is None:
+                raise Unavailable(NO_RUN)
+            run = record.data()
+            return CurrentRun(
+                **_run_info(run).model_dump(),
+                k=run["k"],
+                targets=list(run["targets"] or []),
+                summary=_summary(run["metrics"]),
+                sample_users=run["sample_users"],
+            )
+
+        return self._read(work)
+
     def ping(self) -> None:
         """Raise :class:`Unavailable` unless Neo4j answers a query."""
         self._read(lambda tx: tx.run("RETURN 1").consume())
@@ -226,7 +269,7 @@ class Lookups:
             if record is None or not record["found"]:
                 raise NotFound("User", user)
             if record["run"] is None:
-                raise Unavailable("no current prediction run: run `interestgraph predict` first")
+                raise Unavailable(NO_RUN)
             user_name, run, rows = record["user_name"], _run_info(record["run"]), record["rows"]
             found = self._verified_paths(tx, user, target, rows, paths) if explain else {}
             return Recommendations(
@@ -379,5 +422,5 @@ class Lookups:
     def _require_run(self, tx: ManagedTransaction) -> RunInfo:
         run = self._current_run(tx)
         if run is None:
-            raise Unavailable("no current prediction run: run `interestgraph predict` first")
+            raise Unavailable(NO_RUN)
         return run

@@ -4,7 +4,7 @@ generated from these) and what ``interestgraph recommend`` / ``explain`` print w
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -59,6 +59,21 @@ class RunInfo(BaseModel):
     model: str | None = None
     created: str | None = None
     checkpoint: str | None = None
+
+
+class CurrentRun(RunInfo):
+    """The current run with what a reader needs to judge it."""
+
+    k: int | None = None
+    targets: list[str] = Field(default_factory=list)
+    summary: dict[str, Any] | None = Field(
+        default=None,
+        description="As recorded by `predict`: dataset, split, refit, and per target the chosen "
+        "variant, its validation Recall@20, its test figures and the best baseline's.",
+    )
+    sample_users: list[str] = Field(
+        default_factory=list, description="A few users holding predictions in this run."
+    )
 
 
 class Recommendation(BaseModel):

@@ -53,6 +53,43 @@ PREDICTION_TARGETS = {"item": "user_item", "interest": "user_interest"}
 STORED_PATHS = 5
 
 
+#: test figures a run records per target (what the explorer's footer shows)
+HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@20")
+
+
+def run_summary(checkpoint: Checkpoint) -> dict[str, Any]:
+    """What a prediction run records about its model, without the training history: the
+    dataset and split, and per target the variant validation chose, its validation Recall@20
+    and, where the checkpoint's ``metrics.json`` has them, its test figures and the best
+    baseline's (the headline a reader of the run needs to judge it)."""
+    fit = checkpoint.info.get("fit", {})
+    chosen = fit.get("chosen_variant", {})
+    validation = fit.get("validation_recall@20", {})
+    metrics_file = checkpoint.folder / "metrics.json"
+    tested = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    targets = {}
+    for target, variant in chosen.items():
+        ours = tested.get("metrics", {}).get(target, {})
+        baselines = {
+            name: figures[target]["recall@20"]
+            for name, figures in tested.get("baselines", {}).items()
+            if figures.get(target, {}).get("recall@20") is not None
+        }
+        best = max(baselines, key=baselines.__getitem__) if baselines else None
+        targets[target] = {
+            "variant": variant,
+            "validation_recall@20": validation.get(variant, {}).get(target),
+            "test": {m: ours[m] for m in HEADLINE_METRICS if m in ours},
+            "best_baseline": {"name": best, "recall@20": baselines[best]} if best else None,
+        }
+    return {
+        "dataset": checkpoint.info.get("dataset"),
+        "split": checkpoint.info.get("split"),
+        "refit": bool(checkpoint.info.get("refit")),
+        "targets": targets,
+    }
+
+
 def run_id_for(
     checkpoint: Checkpoint, k: int, targets: Sequence[str], paths: int = STORED_PATHS
 ) -> str:
@@ -126,7 +163,7 @@ def predict(
             checkpoint=str(checkpoint.folder),
             k=k,
             targets=targets,
-            metrics=json.dumps(checkpoint.info.get("fit", {})),
+            metrics=json.dumps(run_summary(checkpoint)),
             database=database,
         )
         report: dict[str, Any] = {

@@ -36,7 +36,12 @@ def graph_size(driver: Driver) -> tuple[int, int]:
 
 def test_every_lookup_needs_a_key_but_health(client: TestClient) -> None:
     anonymous = {"X-API-Key": ""}
-    for path in ("/v1/users/1/recommendations", "/v1/users/1/interests", "/metrics"):
+    for path in (
+        "/v1/users/1/recommendations",
+        "/v1/users/1/interests",
+        "/v1/runs/current",
+        "/metrics",
+    ):
         response = client.get(path, headers=anonymous)
         assert response.status_code == 401
         assert response.headers["content-type"] == PROBLEM
@@ -45,6 +50,35 @@ def test_every_lookup_needs_a_key_but_health(client: TestClient) -> None:
     assert client.get("/livez", headers=anonymous).json() == {"status": "ok"}
     ready = client.get("/readyz", headers=anonymous)
     assert ready.status_code == 200 and ready.json()["run"].startswith("run-")
+
+
+def test_the_current_run_says_what_model_and_how_good(
+    client: TestClient, session_driver: Driver, served_graph: dict
+) -> None:
+    run = client.get("/v1/runs/current").json()
+    stored = session_driver.execute_query(
+        "MATCH (r:PredictionRun {status: 'current'}) RETURN r.id AS id, r.k AS k"
+    ).records[0]
+    assert (run["id"], run["k"]) == (stored["id"], stored["k"])
+    assert run["summary"]["split"] == "user-random" and run["summary"]["refit"] is False
+    trained = json.loads((served_graph["home"] / "serve-ckpt" / "metrics.json").read_text())
+    for target, headline in run["summary"]["targets"].items():
+        assert headline["variant"] == "full"
+        assert headline["test"]["recall@20"] == trained["metrics"][target]["recall@20"]
+    assert 1 <= len(run["sample_users"]) <= 5
+    for user in run["sample_users"]:
+        assert client.get(f"/v1/users/{user}/recommendations").json()["recommendations"]
+
+
+def test_the_explorer_page_is_public_and_api_errors_stay_problems(client: TestClient) -> None:
+    anonymous = {"X-API-Key": ""}
+    page = client.get("/", headers=anonymous)
+    assert page.status_code == 200 and "interest explorer" in page.text
+    for attribute in ('src="', 'href="'):  # every asset from this service, none from a CDN
+        assert f"{attribute}http" not in page.text and f"{attribute}//" not in page.text
+    assert client.get("/vendor/cytoscape.min.js", headers=anonymous).status_code == 200
+    missing = client.get("/v1/no-such-endpoint")
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
 
 
 @pytest.mark.parametrize("kind", ["item", "interest"])

@@ -4,10 +4,6 @@ request timeout, then recovery without restarting the service)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,13 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from graphdb.local import LocalNeo4j, LocalState
+from tests.serving.server import serve_process
 
 
 def test_no_input_the_schema_allows_causes_a_server_error(client: TestClient, api_key: str) -> None:
     """schemathesis generates requests from the committed schema for every operation."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9
+    assert len(operations) == 10
 
     for operation in operations:
 
@@ -37,41 +34,11 @@ def test_no_input_the_schema_allows_causes_a_server_error(client: TestClient, ap
         check()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_runs_as_a_real_process(served_graph: dict, api_key: str, target) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "NEO4J_URI": target.uri,
-        "NEO4J_USER": target.user,
-        "NEO4J_PASSWORD": target.password,
-        "INTERESTGRAPH_HOME": str(served_graph["home"]),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "interestgraph.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with serve_process(served_graph["home"], target) as base:
         response = httpx.get(f"{base}/v1/users/1/interests", headers={"X-API-Key": api_key})
         assert response.status_code in (200, 404), response.text
         assert httpx.get(f"{base}/v1/users/1/interests").status_code == 401
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_neo4j_stopped_under_load_is_503_then_recovers(

@@ -267,6 +267,7 @@ def test_readme_recipes_return_what_they_claim(session_driver: Driver, trained: 
         recipes["items-because-of-interest"], user=user["user"], interest=genre
     ).records
     assert rows and all(r["rank"] <= 5 for r in rows)
+    assert len({r["item"] for r in rows}) == len(rows)  # each item once, however many sources
 
 
 def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trained: dict) -> None:
