@@ -488,6 +488,7 @@ def demo(
 app.command()(model_commands.export)
 app.command()(model_commands.train)
 app.command()(model_commands.evaluate)
+app.command()(model_commands.fairness)
 app.command()(model_commands.tune)
 app.command()(model_commands.predict)
 app.command()(serve_command.recommend)

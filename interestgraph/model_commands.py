@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from features.encoder import DEFAULT_MODEL
 from interestgraph.common import JsonFlag, graph, reported
@@ -273,6 +274,73 @@ def evaluate(
             user_text_encoder(data, text_model, device, home / "embeddings.sqlite"),
         )
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
+
+
+def fairness(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")],
+    snapshot: SnapshotOpt = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(help="A user or item attribute to group by (attr_* column; repeat it)."),
+    ] = None,
+    penalties: Annotated[
+        str, typer.Option(help="Popularity-penalty weights to price, comma separated.")
+    ] = "0,0.25,0.5,1",
+    baselines: Annotated[
+        str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
+    ] = ",".join(BASELINES),
+    device: DeviceOpt = "auto",
+    text_model: Annotated[
+        str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
+    ] = DEFAULT_MODEL,
+    as_json: JsonFlag = False,
+) -> None:
+    """Who the model serves worse and what it never shows: Recall@20 and NDCG@20 per user group
+    (activity, attributes), top-20 exposure per item group (popularity, attributes) with its
+    Gini index, for ours and each baseline; and what a popularity penalty costs and buys."""
+    from training.jobs import fairness_report, open_checkpoint, torch_device, user_text_encoder
+
+    home = Settings().home
+    chosen = _baselines(baselines, as_json)
+    try:
+        weights = [float(w) for w in penalties.split(",") if w.strip()]
+    except ValueError:
+        raise fail(
+            f"--penalties takes numbers separated by commas, got {penalties!r}", as_json
+        ) from None
+    with reported(as_json):
+        ckpt, data = open_checkpoint(checkpoint, snapshot)
+        payload = fairness_report(
+            ckpt,
+            data,
+            chosen,
+            torch_device(device),
+            user_text_encoder(data, text_model, device, home / "embeddings.sqlite"),
+            by or [],
+            weights,
+        )
+    emit(payload, as_json, lambda c: _render_fairness(c, payload))
+
+
+def _render_fairness(console: Console, payload: dict[str, Any]) -> None:
+    models = {"ours": payload["ours"], **payload["baselines"]}
+    rows = []
+    for name, result in models.items():
+        for attribute, part in result["users"].items():
+            ratio = part["worst_to_best_recall@20"]
+            rows.append([name, attribute, "" if ratio is None else f"{ratio:.3f}"])
+        rows.append([name, "exposure Gini", f"{result['items']['gini']:.3f}"])
+        rows.append([name, "tail share", f"{result['items']['tail_share']:.3f}"])
+    table(console, ["model", "measure", "value"], rows, title="Groups and exposure")
+    table(
+        console,
+        ["penalty", "recall@20", "ndcg@20", "gini", "tail share"],
+        [
+            [p["weight"], p["recall@20"], p["ndcg@20"], p["gini"], p["tail_share"]]
+            for p in payload["popularity_penalty"]
+        ],
+        title="Popularity penalty: what it costs and buys",
+    )
 
 
 def tune(

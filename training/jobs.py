@@ -20,6 +20,8 @@ from neo4j import Driver
 
 from features.cache import EmbeddingCache, embed_with_cache
 from features.encoder import EncoderError, TextEncoder, load_encoder, resolve_device
+from gnn.graph import Graph
+from gnn.models import StaticScorer
 from graphdb.export import export_snapshot
 from graphdb.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 from training.batch_predict import PREDICTION_TARGETS, STORED_PATHS
@@ -44,12 +46,25 @@ from training.experiment import (
     ranking_tasks,
     refit,
     run_experiment,
+    train_model,
+)
+from training.fairness import (
+    activity_groups,
+    as_labels,
+    item_report,
+    popularity_groups,
+    popularity_penalty,
+    user_report,
 )
 from training.loop import FitConfig
+from training.metrics import mean_of, rank_users
 from training.published import PublishedSplitError, load_published
 from training.split_files import save_split
 from training.spread import aggregate
 from training.tuning import apply_params, read_params, run_study, write_params
+
+#: popularity-penalty weights the fairness report prices by default (0: the model itself)
+PENALTIES = (0.0, 0.25, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -300,14 +315,11 @@ def train_and_save(
     return payload
 
 
-def evaluate(
-    checkpoint: Checkpoint,
-    snapshot: Snapshot,
-    baselines: tuple[str, ...],
-    device: torch.device,
-    encode: TextEncoderFn,
-) -> dict[str, Any]:
-    """A checkpoint on its split's test edges, baselines retrained on the same split."""
+def _checkpoint_split(
+    checkpoint: Checkpoint, snapshot: Snapshot, encode: TextEncoderFn
+) -> tuple[Prepared, int]:
+    """The split (and seed) a checkpoint was trained on, rebuilt; refused for a refitted
+    checkpoint, which has seen the test edges."""
     if checkpoint.info.get("refit"):
         raise JobError(
             f"checkpoint {checkpoint.folder} was refitted on every edge, test edges included: "
@@ -321,8 +333,19 @@ def evaluate(
         info.get("id_prefix", ""),
         bool(info.get("user_profiles", False)),
     )
-    seed = info["seed"]
-    prepared = prepare_split(snapshot, split, seed, encode)
+    return prepare_split(snapshot, split, info["seed"], encode), info["seed"]
+
+
+def evaluate(
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    baselines: tuple[str, ...],
+    device: torch.device,
+    encode: TextEncoderFn,
+) -> dict[str, Any]:
+    """A checkpoint on its split's test edges, baselines retrained on the same split."""
+    prepared, seed = _checkpoint_split(checkpoint, snapshot, encode)
+    info = checkpoint.info
     graph = graph_for(prepared, checkpoint.config).to(device)
     model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
     payload: dict[str, Any] = {
@@ -351,6 +374,82 @@ def evaluate(
             baseline_configs=tuned,
         )
         payload["baselines"] = baseline_payload["baselines"]
+    return payload
+
+
+def fairness_report(
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    baselines: tuple[str, ...],
+    device: torch.device,
+    encode: TextEncoderFn,
+    by: Sequence[str] = (),
+    penalties: Sequence[float] = PENALTIES,
+) -> dict[str, Any]:
+    """User→item quality per user group and exposure per item group on the checkpoint's test
+    split (:mod:`training.fairness`), for ours and each baseline (retrained on the same split),
+    and the popularity penalty's price for ours at each weight of ``penalties``."""
+    users, items = snapshot.nodes["user"], snapshot.nodes["item"]
+    unknown = [a for a in by if a not in users.columns and a not in items.columns]
+    if unknown:
+        held = sorted(c for c in [*users.columns, *items.columns] if c.startswith("attr_"))
+        raise JobError(
+            f"--by {', '.join(unknown)}: no such user or item attribute in the snapshot "
+            f"(it has {', '.join(held) or 'none'}; attributes come from attr_* columns)"
+        )
+    prepared, seed = _checkpoint_split(checkpoint, snapshot, encode)
+    graph = graph_for(prepared, checkpoint.config).to(device)
+    task = ranking_tasks(prepared, graph, "test")["user_item"]
+    if len(task.users) == 0:
+        raise JobError(f"checkpoint {checkpoint.folder}: its split has no user→item test edges")
+    user_groups = {"activity": activity_groups(task.user_train_count)}
+    user_groups |= {a: as_labels(users[a]) for a in by if a in users.columns}
+    item_groups = {"popularity": popularity_groups(task.train_degree)}
+    item_groups |= {a: as_labels(items[a]) for a in by if a in items.columns}
+
+    @torch.no_grad()
+    def report(model: torch.nn.Module, model_graph: Graph, weight: float = 0.0) -> dict:
+        model.eval()
+        emb = model.embed(model_graph)
+        score = popularity_penalty(
+            lambda u: model.matrix(emb, "user_item", u), task.train_degree, weight
+        )
+        ranked = rank_users(task, score, device, seed)
+        return {
+            "recall@20": mean_of(ranked.values["recall@20"]),
+            "ndcg@20": mean_of(ranked.values["ndcg@20"]),
+            "users": user_report(ranked, task, user_groups),
+            "items": item_report(ranked, task, item_groups),
+        }
+
+    ours = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+    payload: dict[str, Any] = {
+        "dataset": prepared.dataset,
+        "split": prepared.split.mode,
+        "seed": seed,
+        "checkpoint": str(checkpoint.folder),
+        "ours": report(ours, graph),
+        "baselines": {},
+        "popularity_penalty": [],
+    }
+    for weight in penalties:
+        result = payload["ours"] if weight == 0 else report(ours, graph, weight)
+        payload["popularity_penalty"].append(
+            {
+                "weight": weight,
+                "recall@20": result["recall@20"],
+                "ndcg@20": result["ndcg@20"],
+                "gini": result["items"]["gini"],
+                "tail_share": result["items"]["tail_share"],
+            }
+        )
+    tuned = checkpoint.info.get("baseline_configs", {})
+    for name in baselines:
+        if StaticScorer.UNSUPPORTED.get(name) == "user_item":
+            continue
+        config = ModelConfig.from_dict(tuned[name]) if name in tuned else checkpoint.config
+        model, model_graph, _ = train_model(name, prepared, config, device, seed, progress=True)
+        payload["baselines"][name] = report(model, model_graph)
     return payload
 
 

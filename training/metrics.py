@@ -44,17 +44,24 @@ class RankingTask:
     embeddings: np.ndarray | None  # candidate LLM embeddings, for diversity
 
 
-def evaluate_ranking(
+@dataclass
+class Ranked:
+    """One ranking pass: per-user metric values (in ``task.users`` order) and top lists."""
+
+    values: dict[str, Tensor]
+    tops: Tensor  # [users, max(KS)] candidate indices, best first
+
+
+def rank_users(
     task: RankingTask,
     score: ScoreFn,
     device: torch.device,
     seed: int = 0,
     chunk: int = 512,
     slices: bool = True,
-) -> dict[str, object]:
-    """Metrics of ``score`` (user indices → ``[users, candidates]`` scores) on ``task``."""
-    if len(task.users) == 0:
-        return {"users": 0}
+) -> Ranked:
+    """Rank every candidate for every user of ``task`` (a non-empty one) and score the lists;
+    what :func:`evaluate_ranking` averages and the fairness report groups."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     truth_rows = _group(task.truth, task.users)
     exclude_rows = _group(task.exclude, task.users)
@@ -62,7 +69,7 @@ def evaluate_ranking(
     if task.candidates is not None:
         allowed[:] = False
         allowed[torch.from_numpy(task.candidates).to(device)] = True
-    item_slice = _item_slices(task.train_degree).to(device)
+    item_slice = item_slices(task.train_degree).to(device)
     kmax = max(KS)
     per_user: dict[str, list[Tensor]] = {}
     top_lists: list[Tensor] = []
@@ -103,12 +110,27 @@ def evaluate_ranking(
                     torch.where(valid, _ndcg(slice_hits, n_slice), torch.nan),
                 )
     values = {k: torch.cat(v).cpu() for k, v in per_user.items()}
+    return Ranked(values, torch.cat(top_lists).cpu())
+
+
+def evaluate_ranking(
+    task: RankingTask,
+    score: ScoreFn,
+    device: torch.device,
+    seed: int = 0,
+    chunk: int = 512,
+    slices: bool = True,
+) -> dict[str, object]:
+    """Metrics of ``score`` (user indices → ``[users, candidates]`` scores) on ``task``."""
+    if len(task.users) == 0:
+        return {"users": 0}
+    ranked = rank_users(task, score, device, seed, chunk, slices)
+    values = ranked.values
     result: dict[str, object] = {
-        k: _mean(values[k])
+        k: mean_of(values[k])
         for k in [f"{m}@{k}" for m in ("recall", "ndcg", "hit", "mrr") for k in KS] + ["mrr", "auc"]
     }
-    tops = torch.cat(top_lists).cpu()
-    result.update(_beyond_accuracy(tops, task))
+    result.update(_beyond_accuracy(ranked.tops, task))
     result["users"] = len(task.users)
     if slices:
         result["slices"] = _slices(values, task)
@@ -170,7 +192,7 @@ def _dense(
     return out.to(device)
 
 
-def _item_slices(degree: np.ndarray) -> Tensor:
+def item_slices(degree: np.ndarray) -> Tensor:
     """0 head, 1 torso, 2 tail, by cumulative share of training edges."""
     order = np.argsort(-degree, kind="stable")
     share = np.cumsum(degree[order]) / max(degree.sum(), 1)
@@ -210,10 +232,10 @@ def _slices(values: dict[str, Tensor], task: RankingTask) -> dict[str, dict[str,
         mask = torch.from_numpy((counts >= low) & ((counts <= high) if high is not None else True))
         out[name] = {
             "users": int(mask.sum()),
-            "recall@20": _mean(values["recall@20"][mask]),
-            "ndcg@20": _mean(values["ndcg@20"][mask]),
+            "recall@20": mean_of(values["recall@20"][mask]),
+            "ndcg@20": mean_of(values["ndcg@20"][mask]),
         }
-    labels = _item_slices(task.train_degree).numpy()
+    labels = item_slices(task.train_degree).numpy()
     if task.candidates is not None:  # a published split ranks its own item set only
         labels = labels[task.candidates]
     for index, name in enumerate(ITEM_SLICES):
@@ -221,12 +243,12 @@ def _slices(values: dict[str, Tensor], task: RankingTask) -> dict[str, dict[str,
         out[f"items_{name}"] = {
             "items": int((labels == index).sum()),
             "users": int((~torch.isnan(recall)).sum()),
-            "recall@20": _mean(recall),
-            "ndcg@20": _mean(values[f"{name}:ndcg@20"]),
+            "recall@20": mean_of(recall),
+            "ndcg@20": mean_of(values[f"{name}:ndcg@20"]),
         }
     return out
 
 
-def _mean(values: Tensor) -> float | None:
+def mean_of(values: Tensor) -> float | None:
     values = values[~torch.isnan(values)]
     return round(float(values.mean()), 5) if len(values) else None

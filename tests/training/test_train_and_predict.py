@@ -428,3 +428,45 @@ def test_seeds_report_spread_and_refit_trains_on_every_edge(
         out["split_summary"]["edges"]["user_item"]["test"]
         == (payload["split_summary"]["edges"]["user_item"]["test"])
     )
+
+
+def test_fairness_report_groups_users_and_items_and_prices_the_penalty(
+    small_graph: Path, snapshot_dir: Path, tmp_path: Path
+) -> None:
+    data = read_snapshot(snapshot_dir)
+    users, items = data.nodes["user"], data.nodes["item"]
+    data.nodes["user"] = users.assign(attr_cohort=["odd" if i % 2 else "even" for i in users.index])
+    data.nodes["item"] = items.assign(
+        attr_shelf=["front" if i % 3 else "back" for i in items.index]
+    )
+    with_attributes = tmp_path / "snapshot"
+    write_snapshot(data, with_attributes)
+    quick = ["--epochs", "3", "--dim", "16", "--variants", "full", "--baselines", "none"]
+    out = str(tmp_path / "ckpt")
+    code, _ = _json(["train", "--snapshot", str(with_attributes), *quick, "--out", out])
+    assert code == 0
+    base = ["fairness", "--checkpoint", out, "--snapshot", str(with_attributes)]
+    code, report = _json(
+        [*base, "--by", "attr_cohort", "--by", "attr_shelf", "--baselines", "popularity"]
+    )
+    assert code == 0, report
+    ours = report["ours"]
+    assert set(ours["users"]) == {"activity", "attr_cohort"}
+    cohorts = ours["users"]["attr_cohort"]["groups"]
+    assert set(cohorts) == {"odd", "even"}
+    assert sum(g["users"] for g in cohorts.values()) == sum(
+        g["users"] for g in ours["users"]["activity"]["groups"].values()
+    )
+    compared = [g["recall@20"] for g in cohorts.values() if g["users"] >= 10]
+    assert ours["users"]["attr_cohort"]["worst_to_best_recall@20"] == pytest.approx(
+        min(compared) / max(compared), abs=1e-4
+    )
+    shelves = ours["items"]["by"]["attr_shelf"]
+    assert sum(s["exposure"] for s in shelves.values()) == pytest.approx(1.0, abs=1e-3)
+    assert 0 <= ours["items"]["gini"] < report["baselines"]["popularity"]["items"]["gini"] <= 1
+    penalty = {p["weight"]: p for p in report["popularity_penalty"]}
+    assert set(penalty) == {0.0, 0.25, 0.5, 1.0}
+    assert penalty[0.0]["ndcg@20"] == ours["ndcg@20"]
+    assert penalty[1.0]["tail_share"] >= penalty[0.0]["tail_share"]
+    code, error = _json([*base, "--by", "attr_nope", "--baselines", "none"])
+    assert code != 0 and "attr_nope" in error["error"] and "attr_cohort" in error["error"]
