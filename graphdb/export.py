@@ -40,11 +40,14 @@ from graphdb.snapshot import (
 
 FETCH_SIZE = 10_000
 
+#: a node's attributes (``attr_*`` properties, see the generic CSV format) as [name, text] pairs
+ATTRIBUTES = "[k IN keys(n) WHERE k STARTS WITH 'attr_' | [k, toString(n[k])]] AS attributes"
+
 NODE_QUERIES: dict[str, tuple[str, str]] = {
     "user": (
         "MATCH (n:User) RETURN count(n) AS n",
         "MATCH (n:User) RETURN n.id AS id, coalesce(n.name, n.id) AS name, n.text AS profile, "
-        "n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
+        f"{ATTRIBUTES}, n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
     ),
     # catalogue facts a new item brings (training rebuilds item texts from them); a generated
     # profile (text_source set) was written from every tag, so it is not a description
@@ -56,7 +59,7 @@ NODE_QUERIES: dict[str, tuple[str, str]] = {
         "RETURN n.id AS id, coalesce(n.title, n.id) AS name, n.year AS year, "
         "CASE WHEN n.text_source IS NULL THEN n.text END AS description, "
         "coalesce(n.genres, catalog_genres) AS genres, "
-        "n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
+        f"{ATTRIBUTES}, n.embedding AS embedding, n.embedding_key AS key ORDER BY id",
     ),
     "interest": (
         "MATCH (n:Interest) RETURN count(n) AS n",
@@ -153,7 +156,10 @@ def _read_graph(tx: Transaction, progress: bool) -> tuple[Snapshot, dict[str, An
             )
         models.update(str(r[-1]).rsplit(":", 1)[0] for r in rows if r[-1])
         columns = NODE_COLUMNS[node_type]
-        nodes[node_type] = pd.DataFrame([r[: len(columns)] for r in rows], columns=columns)
+        frame = pd.DataFrame([r[: len(columns)] for r in rows], columns=columns)
+        if "attributes" in query:
+            frame = _with_attributes(frame, [r[len(columns)] for r in rows])
+        nodes[node_type] = frame
         embeddings[node_type] = (
             np.asarray([r[-2] for r in rows], dtype=np.float32)
             if rows
@@ -246,3 +252,10 @@ def _indices(ids: pd.Series, wanted: pd.Series) -> np.ndarray:
     if (positions < 0).any():  # pragma: no cover - edges always join existing nodes
         raise GraphDBError(f"edge endpoint {wanted[positions < 0].iloc[0]!r} is not a node")
     return positions
+
+
+def _with_attributes(frame: pd.DataFrame, attributes: list[list[list[str]]]) -> pd.DataFrame:
+    """``frame`` with one text column per attribute name (sorted; missing values ``None``)."""
+    per_row = [dict(pairs) for pairs in attributes]
+    names = sorted({name for row in per_row for name in row})
+    return frame.assign(**{name: [row.get(name) for row in per_row] for name in names})

@@ -9,8 +9,8 @@ file                   required columns                             optional col
 =====================  ===========================================  ===========================
 interactions.csv       user_id, item_id                             weight (default 1), rating,
                                                                     ts (unix seconds)
-users.csv              user_id                                      name, text
-items.csv              item_id                                      title, text
+users.csv              user_id                                      name, text, attr_*
+items.csv              item_id                                      title, text, attr_*
 item_interests.csv     item_id, interest                            kind (default tag), weight
 user_interests.csv     user_id, interest                            kind (default tag), weight
 tag_events.csv         user_id, item_id, interest                   ts (unix seconds)
@@ -19,6 +19,10 @@ tag_events.csv         user_id, item_id, interest                   ts (unix sec
 ``tag_events.csv`` holds tagging events (a user applied a tag to an item): they are kept as
 ``TAGGED`` relationships, and the folded ``INTERESTED_IN {source:'tagging'}`` and
 ``HAS_INTEREST {source:'user_tag'}`` edges are derived from them (``graphdb.loaders.tag_events``).
+
+``attr_*`` columns of ``users.csv`` and ``items.csv`` (``attr_country``, ``attr_age_band``,
+``attr_provider`` …) are attributes: stored as text properties of the node, exported, grouped
+by ``interestgraph fairness --by``, and never part of a node's text or a model feature.
 
 Repeated (user, item) rows are folded into one INTERACTED edge: weights add up, the latest
 rating and timestamp win. Interests are normalised like every tag (case, spaces, punctuation).
@@ -90,9 +94,13 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     users = NodeSet(Label.USER)
     items = NodeSet(Label.ITEM)
 
-    def read(name: str, columns: list[Column]) -> list[tuple[int, dict[str, Any]]]:
+    def read(
+        name: str, columns: list[Column], attributes: bool = False
+    ) -> list[tuple[int, dict[str, Any]]]:
         path = data_dir / name
-        return list(read_rows(path, columns, exact_header=False)) if path.exists() else []
+        if not path.exists():
+            return []
+        return list(read_rows(path, columns, exact_header=False, attributes=attributes))
 
     for _, row in read(
         "users.csv",
@@ -101,8 +109,14 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             Column("name", parse_optional_text, required=False),
             Column("text", parse_optional_text, required=False),
         ],
+        attributes=True,
     ):
-        users.add(_prefixed(namespace, row["user_id"]), name=row.get("name"), text=row.get("text"))
+        users.add(
+            _prefixed(namespace, row["user_id"]),
+            name=row.get("name"),
+            text=row.get("text"),
+            **row["attributes"],
+        )
     for _, row in read(
         "items.csv",
         [
@@ -110,9 +124,13 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             Column("title", parse_optional_key, required=False),
             Column("text", parse_optional_text, required=False),
         ],
+        attributes=True,
     ):
         items.add(
-            _prefixed(namespace, row["item_id"]), title=row.get("title"), text=row.get("text")
+            _prefixed(namespace, row["item_id"]),
+            title=row.get("title"),
+            text=row.get("text"),
+            **row["attributes"],
         )
 
     merged: dict[tuple[str, str], dict[str, Any]] = {}

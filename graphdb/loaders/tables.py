@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,18 +104,25 @@ COMMA = TableFormat()
 TAB = TableFormat(delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
+#: what an attribute column is called (``attr_country``): a property name Cypher can hold as is
+ATTRIBUTE_NAME = re.compile(r"^attr_[A-Za-z0-9_]{1,64}$")
+
+
 def read_rows(
     path: Path,
     columns: Sequence[Column],
     fmt: TableFormat = COMMA,
     *,
     exact_header: bool = True,
+    attributes: bool = False,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, parsed_row)`` for each data row, validating as it goes.
 
     With ``exact_header`` the header must list exactly ``columns`` in order (the public datasets);
     without it, columns are matched by name, optional ones may be missing and unknown ones are an
     error (the generic CSV format, where a typo such as ``wieght`` must not be silently ignored).
+    With ``attributes``, columns named like :data:`ATTRIBUTE_NAME` are accepted too and come back
+    as ``row["attributes"]``: name → text, empty cells left out.
     """
     name = str(path)
     try:
@@ -131,7 +139,11 @@ def read_rows(
             raise DataValidationError(
                 name, f"not {fmt.encoding} text: {e.reason}", line=1
             ) from None
-        positions = _match_header(name, header, columns, exact_header)
+        extra = _attribute_columns(name, header) if attributes else []
+        positions = _match_header(
+            name, [h for h in header if h not in dict(extra)], columns, exact_header
+        )
+        positions = [(c, header.index(c.name)) for c, _ in positions]
         try:
             for fields in reader:
                 line = reader.line_num
@@ -149,6 +161,8 @@ def read_rows(
                         raise DataValidationError(
                             name, str(e), line=line, column=f"{index + 1} ({column.name})"
                         ) from None
+                if attributes:
+                    row["attributes"] = _attribute_values(name, line, fields, extra)
                 yield line, row
         except UnicodeDecodeError as e:
             raise DataValidationError(
@@ -156,6 +170,38 @@ def read_rows(
             ) from None
         except csv.Error as e:
             raise DataValidationError(name, f"malformed CSV: {e}", line=reader.line_num) from None
+
+
+def _attribute_columns(name: str, header: list[str]) -> list[tuple[str, int]]:
+    """The header's ``attr_*`` columns with their positions; a malformed one is an error."""
+    found = [(h, i) for i, h in enumerate(header) if h.startswith("attr_")]
+    for column, index in found:
+        if not ATTRIBUTE_NAME.match(column):
+            raise DataValidationError(
+                name,
+                f"attribute column {column!r} must be attr_ followed by 1-64 letters, digits or _",
+                line=1,
+                column=str(index + 1),
+            )
+    return found
+
+
+def _attribute_values(
+    name: str, line: int, fields: list[str], columns: list[tuple[str, int]]
+) -> dict[str, str]:
+    values = {}
+    for column, index in columns:
+        value = fields[index].strip()
+        if len(value.encode()) > MAX_KEY_BYTES:
+            raise DataValidationError(
+                name,
+                f"longer than {MAX_KEY_BYTES} bytes",
+                line=line,
+                column=f"{index + 1} ({column})",
+            )
+        if value:
+            values[column] = value
+    return values
 
 
 def _match_header(

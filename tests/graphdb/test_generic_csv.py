@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from neo4j import Driver
 
 from graphdb.errors import DataValidationError
+from graphdb.export import export_snapshot
 from graphdb.loaders import generic_csv
 from graphdb.loaders.plan import write_plan
 from graphdb.stats import graph_counts
@@ -64,6 +66,41 @@ def test_cypher_in_values_is_stored_as_text_and_deletes_nothing(
     ).records[0]
     assert record["aliases"] == [INJECTION]
     assert graph_counts(driver)["nodes"]["User"] == 2  # the bystander survived
+
+
+def test_attribute_columns_are_stored_and_exported_but_never_text(
+    driver: Driver, tmp_path: Path
+) -> None:
+    folder = _folder(
+        tmp_path,
+        interactions="user_id,item_id\nu1,i1\nu2,i1\n",
+        users=f'user_id,name,attr_country,attr_age_band\nu1,Ada,NO,30-39\nu2,Bo,"{INJECTION}",\n',
+        items="item_id,title,attr_provider\ni1,Kind of Blue,Columbia\n",
+    )
+    write_plan(driver, generic_csv.parse(folder), progress=False)
+    stored = driver.execute_query(
+        "MATCH (u:User) RETURN u.id AS id, u.attr_country AS country, u.attr_age_band AS band, "
+        "u.text AS text ORDER BY id"
+    ).records
+    assert [(r["id"], r["country"], r["band"]) for r in stored] == [
+        ("u1", "NO", "30-39"),
+        ("u2", INJECTION, None),  # an empty cell sets nothing
+    ]
+    assert all(r["text"] is None for r in stored)  # attributes are not text
+    driver.execute_query("MATCH (n) SET n.embedding = [0.5, 0.5], n.embedding_key = 'm:x'")
+    snapshot, _ = export_snapshot(driver, progress=False)
+    users = snapshot.nodes["user"].set_index("id")
+    assert users.loc["u1", "attr_country"] == "NO" and pd.isna(users.loc["u2", "attr_age_band"])
+    assert snapshot.nodes["item"].set_index("id").loc["i1", "attr_provider"] == "Columbia"
+    assert "attr_country" not in snapshot.nodes["item"].columns
+
+
+def test_malformed_attribute_column_names_the_file_and_column(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path, interactions="user_id,item_id\nu1,i1\n", users="user_id,attr_bad-name\nu1,x\n"
+    )
+    with pytest.raises(DataValidationError, match=r"users\.csv:1: column '2'.*attr_bad-name"):
+        generic_csv.parse(folder)
 
 
 @pytest.mark.usefixtures("neo4j_env")
