@@ -55,6 +55,18 @@ class EmbeddingCache:
                 found[key] = np.frombuffer(vector, dtype=np.float32)
         return found
 
+    def keep_only(self, keys: set[tuple[str, str]]) -> int:
+        """Delete every row but the ``(model, hash)`` keys given, then compact the file so the
+        deleted vectors' bytes are gone from disk; returns the rows deleted. (A forgotten
+        user's texts were cached under hashes nobody can list; keeping only what the graph's
+        nodes use drops them with the rest, and training re-embeds its split texts.)"""
+        rows = self._db.execute("SELECT model, hash FROM embeddings").fetchall()
+        gone = [row for row in rows if tuple(row) not in keys]
+        self._db.executemany("DELETE FROM embeddings WHERE model = ? AND hash = ?", gone)
+        self._db.commit()
+        self._db.execute("VACUUM")
+        return len(gone)
+
     def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",

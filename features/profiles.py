@@ -76,6 +76,16 @@ class ProfileCache:
             out.update(dict(rows.fetchall()))
         return out
 
+    def forget_texts(self, texts: Sequence[str]) -> int:
+        """Delete every cached profile equal to one of ``texts`` and compact the file (so the
+        text's bytes leave the disk); returns the rows deleted."""
+        with self._db:
+            deleted = sum(
+                self._db.execute("DELETE FROM profiles WHERE text = ?", [t]).rowcount for t in texts
+            )
+        self._db.execute("VACUUM")
+        return deleted
+
     def put_many(self, generator: str, items: Mapping[str, str]) -> None:
         with self._db:
             self._db.executemany(

@@ -302,6 +302,30 @@ def relate_interests_command(
     emit(report, as_json)
 
 
+@app.command("forget-user")
+def forget_user_command(
+    user_id: Annotated[str, typer.Argument(help="The user's id.")],
+    purge_artefacts: Annotated[
+        bool,
+        typer.Option(
+            "--purge-artefacts",
+            help="Also delete every snapshot and checkpoint under the home that holds the user.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Erase a user: their node and every edge (interactions, tags, interests, friendships,
+    predictions), the tag counts and co-occurrence that counted them, their cached embedding and
+    generated profile; list (or purge) the artefacts that still hold them; append an erasure
+    record with the id's hash. Idempotent; re-run it to finish an interrupted erasure."""
+    from interestgraph.privacy_job import forget_user
+
+    settings = Settings()
+    with graph(as_json) as (driver, database):
+        report = forget_user(driver, database, settings.home, user_id, purge_artefacts)
+    emit(report, as_json)
+
+
 @app.command("generate-profiles")
 def generate_profiles_command(
     kind: Annotated[str, typer.Option(help="user or item.")] = "user",
