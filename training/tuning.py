@@ -49,7 +49,11 @@ def suggest(trial: Any, base: ModelConfig, model: str = "ours") -> ModelConfig:
         use_features=use_features,
         use_ids=trial.suggest_categorical("use_ids", [True, False]) if use_features else True,
         noise=trial.suggest_float("noise", 0.0, 0.3),
-        cold_items=trial.suggest_float("cold_items", 0.0, 0.5) if use_features else 0.0,
+        cold_items=(
+            trial.suggest_float("cold_items", 0.0, 0.5)
+            if use_features and config.conv == "lgc"
+            else 0.0
+        ),
         fit=replace(fit, cl_weight=trial.suggest_float("cl_weight", 0.0, 0.3)),
     )
 
