@@ -41,6 +41,12 @@ def app_from_environment():  # -> FastAPI, typed loosely so the CLI need not imp
 
     options = json.loads(os.environ.get(OPTIONS_ENV, "{}"))
     settings = Settings()
+
+    def erase(driver: Any, database: str | None, user_id: str, purge: bool) -> dict[str, Any]:
+        from interestgraph.privacy_job import forget_user
+
+        return forget_user(driver, database, settings.home, user_id, purge)
+
     return create_app(
         ServingConfig(
             neo4j=neo4j_target(settings),
@@ -48,6 +54,7 @@ def app_from_environment():  # -> FastAPI, typed loosely so the CLI need not imp
             checkpoint=Path(options["checkpoint"]) if options.get("checkpoint") else None,
             text_model=options.get("text_model", DEFAULT_MODEL),
             timeout=float(options.get("timeout", 5.0)),
+            erase=erase,
         )
     )
 
@@ -66,6 +73,10 @@ def serve(
     ] = 5.0,
     create_key: Annotated[
         bool, typer.Option("--create-key", help="Print a new API key once, store its hash, exit.")
+    ] = False,
+    admin: Annotated[
+        bool,
+        typer.Option("--admin", help="With --create-key: a key that may also erase users."),
     ] = False,
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="No API keys (local experiments only).")
@@ -92,11 +103,11 @@ def serve(
         from serving.keys import create_key as new_key
 
         try:
-            created = new_key(keys)
+            created = new_key(keys, admin=admin)
         except (OSError, ValueError) as e:
             raise fail(str(e), as_json) from None
         emit(
-            {"key": created["key"], "id": created["id"], "key_file": str(keys)},
+            {"key": created["key"], "id": created["id"], "admin": admin, "key_file": str(keys)},
             as_json,
             lambda c: c.print(
                 f"{created['key']}\n(shown once; its hash is in {keys})", highlight=False

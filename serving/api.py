@@ -8,16 +8,17 @@ timeout, retried by the driver for at most that long: a stopped Neo4j is a 503 w
 request timeout, never a hung request.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Response
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +35,7 @@ from serving.schemas import (
     MAX_PATHS,
     Adopters,
     CurrentRun,
+    Erasure,
     NewUserRecommendations,
     NewUserRequest,
     PairExplanation,
@@ -63,6 +65,9 @@ class ServingConfig:
     text_model: str = "packaged:all-MiniLM-L6-v2"
     timeout: float = 5.0
     max_body_bytes: int = 64 * 1024
+    #: the erasure ``DELETE /v1/users/{id}`` runs (driver, database, user id, purge artefacts),
+    #: given by the composition root; ``None``: the endpoint answers 503
+    erase: Callable[[Driver, str | None, str, bool], dict[str, Any]] | None = None
 
 
 Id = Annotated[str, PathParam(min_length=1, max_length=MAX_ID_LENGTH)]
@@ -177,6 +182,34 @@ def create_app(config: ServingConfig) -> FastAPI:
                 checkpoint = Path(run.checkpoint)
             scorer_state["scorer"] = NewUserScorer(checkpoint, config.text_model)
         return scorer_state["scorer"]
+
+    @app.delete(
+        "/v1/users/{user_id}",
+        tags=["privacy"],
+        responses=_problems(401, 403, 422, 503),
+    )
+    def forget(
+        user_id: Id,
+        key: Annotated[str | None, Depends(header)],
+        purge_artefacts: bool = False,
+    ) -> Erasure:
+        """Erase a user everywhere (an admin key): node, edges, the counts they fed, other
+        users' stored paths through them, cache rows; with ``purge_artefacts``, the snapshots and
+        checkpoints that hold them. Idempotent: a repeat finishes an interrupted erasure."""
+        if keys is None:
+            raise HTTPException(403, "erasing users needs admin keys: serve without --no-auth")
+        if not keys.verify(key, admin=True):
+            if keys.verify(key):
+                raise HTTPException(403, "this key may not erase users: use an --admin key")
+            raise HTTPException(401, "send a valid admin key in the X-API-Key header")
+        if config.erase is None:
+            raise Unavailable("erasure is not configured for this service")
+        current = lookups()
+        try:
+            report = config.erase(current.driver, current.database, user_id, purge_artefacts)
+        except (ServiceUnavailable, SessionExpired, DriverError) as e:
+            raise Unavailable(f"Neo4j is unavailable: {e}") from e
+        return Erasure(**report)
 
     @app.get("/livez", tags=["health"])
     def livez() -> dict[str, str]:

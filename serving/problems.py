@@ -21,6 +21,7 @@ PROBLEM_TYPE = "application/problem+json"
 _TITLES = {
     400: "Bad request",
     401: "Missing or unknown API key",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     413: "Request too large",

@@ -174,6 +174,26 @@ class NewUserRecommendations(BaseModel):
     recommendations: list[Recommendation]
 
 
+class Erasure(BaseModel):
+    """What ``DELETE /v1/users/{id}`` (and ``interestgraph forget-user``) removed."""
+
+    user_sha256: str
+    in_graph: bool = Field(description="Whether the user was still in the graph.")
+    relationships_deleted: int
+    user_tag_edges_deleted: int
+    explanations_rewritten: int = Field(
+        description="Other users' predictions whose stored paths went through the user."
+    )
+    related_to: dict[str, Any] | None = None
+    cache_rows_deleted: dict[str, int]
+    artefacts: list[dict[str, str]] = Field(
+        description="Snapshots and checkpoints under the home that held the user."
+    )
+    artefacts_purged: bool
+    files_still_mentioning: list[str] | None
+    seconds: float
+
+
 class Problem(BaseModel):
     """An error (RFC 9457), served as ``application/problem+json``."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -337,3 +338,39 @@ def test_path_scores_are_the_documented_product(client: TestClient, users: list[
         parts = path["components"]
         product = math.prod(parts["specificity"]) * math.prod(parts["relation_weights"])
         assert path["score"] == pytest.approx(product, rel=1e-4)
+
+
+def test_an_admin_key_erases_a_user_and_others_may_not(
+    served_graph: dict, target, session_driver: Driver, api_key: str
+) -> None:
+    from interestgraph.privacy_job import forget_user
+    from serving.api import ServingConfig, create_app
+    from serving.keys import create_key
+
+    home = served_graph["home"]
+    user = "api-erasure-target-42"
+    session_driver.execute_query(
+        "MATCH (i:Item) WITH i ORDER BY i.id LIMIT 1 "
+        "CREATE (:User {id: $id})-[:INTERACTED {weight: 1.0}]->(i)",
+        id=user,
+    )
+    admin = create_key(home / "api_keys.json", admin=True)["key"]
+
+    def erase(driver, database, user_id, purge):
+        return forget_user(driver, database, home, user_id, purge)
+
+    config = ServingConfig(neo4j=target, key_file=home / "api_keys.json", timeout=5.0)
+    with TestClient(create_app(replace(config, erase=erase))) as erasing:
+        assert erasing.delete(f"/v1/users/{user}").status_code == 401
+        refused = erasing.delete(f"/v1/users/{user}", headers={"X-API-Key": api_key})
+        assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
+        done = erasing.delete(f"/v1/users/{user}", headers={"X-API-Key": admin})
+        assert done.status_code == 200, done.text
+        assert done.json()["in_graph"] and done.json()["relationships_deleted"] == 1
+        again = erasing.delete(f"/v1/users/{user}", headers={"X-API-Key": admin}).json()
+        assert not again["in_graph"] and again["relationships_deleted"] == 0
+    gone = session_driver.execute_query("MATCH (u:User {id: $id}) RETURN count(u) AS n", id=user)
+    assert gone.records[0]["n"] == 0
+    with TestClient(create_app(config)) as unconfigured:
+        answer = unconfigured.delete(f"/v1/users/{user}", headers={"X-API-Key": admin})
+        assert answer.status_code == 503
