@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from features.canonical import MIN_SIMILARITY
 from features.encoder import DEFAULT_MODEL
@@ -411,18 +412,20 @@ def _label(kind: str, as_json: bool) -> Label:
 
 def _render_showcase(console: Console, shown: dict[str, Any]) -> None:
     for entry in shown["users"]:
+        known = escape(", ".join(entry["known"]))
+        expanded = escape(", ".join(e["name"] for e in entry["expanded"]))
         console.print(
-            f"\n[bold]User {entry['user']}[/bold] showed {', '.join(entry['known'])}; "
-            f"expanded into {', '.join(e['name'] for e in entry['expanded'])}",
+            f"\n[bold]User {escape(entry['user'])}[/bold] showed {known}; expanded into {expanded}",
             highlight=False,
         )
         for item in entry["items"]:
-            console.print(f"  → {item['title']}: {item['why'] or '(no path)'}", highlight=False)
+            why = escape(item["why"] or "(no path)")
+            console.print(f"  → {escape(item['title'])}: {why}", highlight=False)
     example = f"#user={shown['users'][0]['user']}" if shown["users"] else ""
     console.print(
         "\nSee every user, their expanded interests and the paths behind each recommendation in "
         "the explorer:\n  interestgraph serve --no-auth   (then open "
-        f"http://127.0.0.1:8000/{example})",
+        f"http://127.0.0.1:8000/{escape(example)})",
         highlight=False,
     )
 
