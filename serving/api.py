@@ -1,5 +1,6 @@
 """The HTTP API: a thin FastAPI adapter over :mod:`serving.lookups` and
-:mod:`serving.new_users`.
+:mod:`serving.new_users`, the erasure the composition root hands it (``ServingConfig.erase``),
+and the interest explorer's static page at ``/``.
 
 One Neo4j driver per worker process, opened in the lifespan and closed at shutdown; it is
 created without waiting for Neo4j, so the service starts (and ``/readyz`` says 503) while Neo4j
