@@ -36,6 +36,11 @@ UserProfilesOpt = Annotated[
     ),
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+CheckpointOpt = Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")]
+BaselinesOpt = Annotated[str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")]
+TextModelOpt = Annotated[
+    str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
+]
 
 
 def export(
@@ -129,9 +134,7 @@ def train(
             help="A best_params file from `tune` (repeat it: one for ours, one per tuned baseline)."
         ),
     ] = None,
-    baselines: Annotated[
-        str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
-    ] = ",".join(BASELINES),
+    baselines: BaselinesOpt = ",".join(BASELINES),
     user_profiles: UserProfilesOpt = False,
     seed: int = 0,
     seeds: Annotated[
@@ -159,9 +162,7 @@ def train(
         typer.Option(help="Write the exact user→item split (LightGCN text and RecBole files)."),
     ] = None,
     device: DeviceOpt = "auto",
-    text_model: Annotated[
-        str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
-    ] = DEFAULT_MODEL,
+    text_model: TextModelOpt = DEFAULT_MODEL,
     out: Annotated[
         Path | None,
         typer.Option(help="Checkpoint folder [default: $INTERESTGRAPH_HOME/checkpoint]."),
@@ -247,37 +248,42 @@ def _seeds(value: str | None, seed: int, as_json: bool) -> list[int]:
 
 
 def evaluate(
-    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")],
+    checkpoint: CheckpointOpt,
     snapshot: SnapshotOpt = None,
-    baselines: Annotated[
-        str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
-    ] = ",".join(BASELINES),
+    baselines: BaselinesOpt = ",".join(BASELINES),
     device: DeviceOpt = "auto",
-    text_model: Annotated[
-        str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
-    ] = DEFAULT_MODEL,
+    text_model: TextModelOpt = DEFAULT_MODEL,
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate a checkpoint on its split's test edges (baselines retrained on the same split)."""
     from training.jobs import evaluate as evaluate_checkpoint
-    from training.jobs import open_checkpoint, torch_device, user_text_encoder
 
-    home = Settings().home
     chosen = _baselines(baselines, as_json)
     with reported(as_json):
-        ckpt, data = open_checkpoint(checkpoint, snapshot)
         payload = evaluate_checkpoint(
-            ckpt,
-            data,
-            chosen,
-            torch_device(device),
-            user_text_encoder(data, text_model, device, home / "embeddings.sqlite"),
+            *_checkpoint_job(checkpoint, snapshot, device, text_model, chosen)
         )
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
 
 
+def _checkpoint_job(
+    checkpoint: Path,
+    snapshot: Path | None,
+    device: str,
+    text_model: str,
+    baselines: tuple[str, ...],
+) -> tuple[Any, ...]:
+    """The leading arguments of a job over a checkpoint's split: the checkpoint, its snapshot,
+    the baselines, the device and the user-text encoder (cached under the home)."""
+    from training.jobs import open_checkpoint, torch_device, user_text_encoder
+
+    ckpt, data = open_checkpoint(checkpoint, snapshot)
+    encode = user_text_encoder(data, text_model, device, Settings().home / "embeddings.sqlite")
+    return ckpt, data, baselines, torch_device(device), encode
+
+
 def fairness(
-    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")],
+    checkpoint: CheckpointOpt,
     snapshot: SnapshotOpt = None,
     by: Annotated[
         list[str] | None,
@@ -286,21 +292,16 @@ def fairness(
     penalties: Annotated[
         str, typer.Option(help="Popularity-penalty weights to price, comma separated.")
     ] = "0,0.25,0.5,1",
-    baselines: Annotated[
-        str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")
-    ] = ",".join(BASELINES),
+    baselines: BaselinesOpt = ",".join(BASELINES),
     device: DeviceOpt = "auto",
-    text_model: Annotated[
-        str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
-    ] = DEFAULT_MODEL,
+    text_model: TextModelOpt = DEFAULT_MODEL,
     as_json: JsonFlag = False,
 ) -> None:
     """Who the model serves worse and what it never shows: Recall@20 and NDCG@20 per user group
     (activity, attributes), top-20 exposure per item group (popularity, attributes) with its
     Gini index, for ours and each baseline; and what a popularity penalty costs and buys."""
-    from training.jobs import fairness_report, open_checkpoint, torch_device, user_text_encoder
+    from training.jobs import fairness_report
 
-    home = Settings().home
     chosen = _baselines(baselines, as_json)
     try:
         weights = [float(w) for w in penalties.split(",") if w.strip()]
@@ -309,15 +310,8 @@ def fairness(
             f"--penalties takes numbers separated by commas, got {penalties!r}", as_json
         ) from None
     with reported(as_json):
-        ckpt, data = open_checkpoint(checkpoint, snapshot)
         payload = fairness_report(
-            ckpt,
-            data,
-            chosen,
-            torch_device(device),
-            user_text_encoder(data, text_model, device, home / "embeddings.sqlite"),
-            by or [],
-            weights,
+            *_checkpoint_job(checkpoint, snapshot, device, text_model, chosen), by or [], weights
         )
     emit(payload, as_json, lambda c: _render_fairness(c, payload))
 
@@ -413,7 +407,7 @@ def _render_metrics(console, payload: dict[str, Any]) -> None:
 
 
 def predict(
-    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder from `train`.")],
+    checkpoint: CheckpointOpt,
     k: Annotated[int, typer.Option(min=1, max=1000, help="Predictions per user and target.")] = 20,
     targets: Annotated[str, typer.Option(help="Comma list of item, interest.")] = "item,interest",
     snapshot: SnapshotOpt = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,10 +140,7 @@ def read_rows(
                 name, f"not {fmt.encoding} text: {e.reason}", line=1
             ) from None
         extra = _attribute_columns(name, header) if attributes else []
-        positions = _match_header(
-            name, [h for h in header if h not in dict(extra)], columns, exact_header
-        )
-        positions = [(c, header.index(c.name)) for c, _ in positions]
+        positions = _match_header(name, header, columns, exact_header, {h for h, _ in extra})
         try:
             for fields in reader:
                 line = reader.line_num
@@ -205,7 +202,11 @@ def _attribute_values(
 
 
 def _match_header(
-    name: str, header: list[str], columns: Sequence[Column], exact: bool
+    name: str,
+    header: list[str],
+    columns: Sequence[Column],
+    exact: bool,
+    extra: Collection[str] = (),
 ) -> list[tuple[Column, int]]:
     if exact:
         expected = [c.name for c in columns]
@@ -213,7 +214,7 @@ def _match_header(
             raise DataValidationError(name, f"header is {header}, expected {expected}", line=1)
         return [(c, i) for i, c in enumerate(columns)]
     known = {c.name for c in columns}
-    unknown = [h for h in header if h not in known]
+    unknown = [h for h in header if h not in known and h not in extra]
     if unknown:
         raise DataValidationError(
             name, f"unknown column(s) {unknown}; allowed: {sorted(known)}", line=1

@@ -13,6 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from neo4j import Driver
 
+from interestgraph.privacy_job import forget_user
+from serving.api import ServingConfig, create_app
+from serving.keys import create_key
 from serving.schemas import MAX_K
 from tests.serving.paths import path_exists
 
@@ -343,10 +346,6 @@ def test_path_scores_are_the_documented_product(client: TestClient, users: list[
 def test_an_admin_key_erases_a_user_and_others_may_not(
     served_graph: dict, target, session_driver: Driver, api_key: str
 ) -> None:
-    from interestgraph.privacy_job import forget_user
-    from serving.api import ServingConfig, create_app
-    from serving.keys import create_key
-
     home = served_graph["home"]
     user = "api-erasure-target-42"
     session_driver.execute_query(
