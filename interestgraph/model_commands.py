@@ -41,6 +41,16 @@ BaselinesOpt = Annotated[str, typer.Option(help=f"Comma list of {', '.join(BASEL
 TextModelOpt = Annotated[
     str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
 ]
+DistributedOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Run on --nproc local processes, started here as `torchrun --standalone` would "
+        "(gloo on CPU, NCCL on GPUs: one per process); under torchrun or Ray Train the ranks "
+        "come from the environment instead. train: data-parallel (DDP); predict: --to-shards "
+        "split by user."
+    ),
+]
+NprocOpt = Annotated[int, typer.Option(min=1, help="Processes for --distributed.")]
 
 
 def export(
@@ -167,19 +177,14 @@ def train(
         Path | None,
         typer.Option(help="Checkpoint folder [default: $INTERESTGRAPH_HOME/checkpoint]."),
     ] = None,
+    distributed: DistributedOpt = False,
+    nproc: NprocOpt = 2,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the hetero GNN and the baselines on one split; write a checkpoint and metrics JSON."""
+    from training.distributed import launch, launched
     from training.experiment import ModelConfig
-    from training.jobs import (
-        SplitSpec,
-        TrainSpec,
-        open_snapshot,
-        torch_device,
-        train,
-        user_text_encoder,
-        with_params,
-    )
+    from training.jobs import SplitSpec, TrainJob, TrainSpec, run_train, with_params
     from training.loop import FitConfig
 
     settings = Settings()
@@ -211,19 +216,21 @@ def train(
             refit,
             save_split,
         )
-        device_ = torch_device(device)
-        path = snapshot or settings.home / "snapshot"
-        data = open_snapshot(path)
-        encode = user_text_encoder(data, text_model, device, settings.home / "embeddings.sqlite")
-        payload = train(
-            data,
-            path,
+        job = TrainJob(
+            snapshot or settings.home / "snapshot",
             SplitSpec(split, published, id_prefix, user_profiles),
             spec,
-            device_,
-            encode,
+            device,
+            text_model,
+            settings.home / "embeddings.sqlite",
             out or settings.home / "checkpoint",
         )
+        if distributed and not launched():
+            payload = launch(nproc, run_train, job)
+        else:
+            payload = run_train(job)
+    if payload is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
 
 
@@ -426,13 +433,44 @@ def predict(
             min=0, help="Seconds to wait for another predict job's lock (0: fail at once)."
         ),
     ] = 0.0,
+    to_shards: Annotated[
+        Path | None,
+        typer.Option(
+            help="Only score, into Parquet shards and a manifest in this folder (no Neo4j); "
+            "with --distributed or under torchrun, one shard per process."
+        ),
+    ] = None,
+    from_shards: Annotated[
+        Path | None,
+        typer.Option(help="Write the shards of a finished --to-shards folder as one run."),
+    ] = None,
+    distributed: DistributedOpt = False,
+    nproc: NprocOpt = 2,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write the top-K new items and interests of every user as one atomically switched run."""
-    from training.jobs import open_checkpoint, torch_device
+    """Write the top-K new items and interests of every user as one atomically switched run
+    (or score them into shards with --to-shards, and write those with --from-shards)."""
+    from training.distributed import launch, launched
+    from training.jobs import ShardJob, open_checkpoint, run_score_shards, torch_device
     from training.jobs import predict as write_predictions
 
     chosen = [t.strip() for t in targets.split(",") if t.strip()]
+    if to_shards is not None and from_shards is not None:
+        raise fail("--to-shards scores and --from-shards writes: give one of them", as_json)
+    if to_shards is not None:
+        job = ShardJob(
+            checkpoint, snapshot, to_shards, k, tuple(chosen), device, users_per_transaction
+        )
+        with reported(as_json):
+            if distributed and not launched():
+                manifest = launch(nproc, run_score_shards, job)
+            else:
+                manifest = run_score_shards(job)
+        if manifest is not None:  # None: a rank other than 0 under torchrun
+            emit(manifest, as_json)
+        return
+    if distributed:
+        raise fail("--distributed splits the scoring: use it with --to-shards", as_json)
     with reported(as_json):
         ckpt, data = open_checkpoint(checkpoint, snapshot)
         device_ = torch_device(device)
@@ -449,5 +487,6 @@ def predict(
                 keep_previous,
                 paths,
                 wait,
+                from_shards,
             )
     emit(report, as_json)

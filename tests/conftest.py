@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from features.encoder import TextEncoder
 from graphdb.admin import clear_graph
 from graphdb.connection import Neo4jTarget, open_driver
 from graphdb.local import LocalNeo4j, LocalState
@@ -78,3 +79,9 @@ def small_graph(
     home = tmp_path_factory.mktemp("train-home")
     with small_graph_home(session_driver, target, datasets_dir, home) as ready:
         yield ready
+
+
+@pytest.fixture(scope="session")
+def encoder() -> TextEncoder:
+    """The real packaged MiniLM on CPU, loaded once per test run."""
+    return TextEncoder(device="cpu")

@@ -17,7 +17,8 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from neo4j import Driver
 from tqdm import tqdm
 
 from gnn.graph import TARGETS, Graph
+from gnn.models import PerTargetModel
 from graphdb.explanations import paths_for_predictions
 from graphdb.failpoints import reach
 from graphdb.locks import job_lock
@@ -47,6 +49,9 @@ from training.scoring import known_links, top_k
 
 #: --targets name → model target
 PREDICTION_TARGETS = {"item": "user_item", "interest": "user_interest"}
+
+#: the columns of a block of predictions
+BLOCK_COLUMNS = ("users", "targets", "scores", "ranks")
 
 
 #: explanation paths stored with each prediction by default (the API serves up to this many)
@@ -122,6 +127,78 @@ def production_graph(
     return graph, pairs
 
 
+#: one block of predictions: string ids ``users`` / ``targets``, ``scores`` and ``ranks``,
+#: one entry per prediction, grouped by user, best first
+Block = dict[str, np.ndarray]
+
+#: where a run's predictions come from: (target name, user rows to do) → blocks of users
+Source = Callable[[str, np.ndarray], Iterator[Block]]
+
+
+@dataclass
+class Scorer:
+    """The checkpoint's model embedded once on the full known graph: top-K new items or
+    interests for any rows of users, in chunks (the same chunks give the same numbers,
+    which is what lets shards scored apart equal one process's run exactly)."""
+
+    model: PerTargetModel
+    graph: Graph
+    emb: dict
+    pairs: dict[str, np.ndarray]
+    snapshot: Snapshot
+    device: torch.device
+    k: int
+    chunk: int
+
+    def blocks(self, name: str, rows: np.ndarray) -> Iterator[Block]:
+        target = PREDICTION_TARGETS[name]
+        dst_type = TARGETS[target][1]
+        user_ids = self.snapshot.nodes["user"]["id"].astype(str).to_numpy()
+        dst_ids = self.snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
+        for block in top_k(
+            lambda users: self.model.matrix(self.emb, target, users),
+            rows,
+            self.graph.num_nodes[dst_type],
+            self.k,
+            known_links(self.pairs[target], len(user_ids)),
+            self.device,
+            chunk=self.chunk,
+        ):
+            valid = np.isfinite(block.scores)
+            ranks = np.broadcast_to(np.arange(1, block.items.shape[1] + 1), block.items.shape)
+            yield {
+                "users": np.repeat(user_ids[block.users], valid.sum(1)),
+                "targets": dst_ids[block.items[valid]],
+                "scores": block.scores[valid].astype(np.float32),
+                "ranks": ranks[valid].astype(np.int32),
+            }
+
+
+def load_scorer(
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    targets: Sequence[str],
+    device: torch.device,
+    k: int,
+    chunk: int,
+) -> Scorer:
+    """Rebuild the production graph, load the model and embed every node once. Raises
+    ``ValueError`` when the checkpoint has no model for a requested target."""
+    graph, pairs = production_graph(checkpoint, snapshot)
+    graph = graph.to(device)
+    model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+    missing = [t for t in targets if PREDICTION_TARGETS[t] not in model.targets]
+    if missing:
+        rest = ",".join(t for t in targets if t not in missing)
+        raise ValueError(
+            f"checkpoint {checkpoint.folder} has no model for {', '.join(missing)} (no training "
+            f"edges of that kind); pass --targets {rest}"
+        )
+    with torch.no_grad():
+        emb = model.embed(graph)
+    return Scorer(model, graph, emb, pairs, snapshot, device, k, chunk)
+
+
 def predict(
     driver: Driver,
     checkpoint: Checkpoint,
@@ -135,23 +212,17 @@ def predict(
     progress: bool = True,
     paths: int = STORED_PATHS,
     wait: float = 0.0,
+    source: Source | None = None,
 ) -> dict[str, Any]:
-    """Score, find each prediction's best ``paths`` explanation paths (0: none), write and
-    switch, holding the graph's ``predict`` lock (waiting up to ``wait`` seconds for another
-    job's); returns counts and throughput figures. Raises ``ValueError`` before touching the
-    graph when the checkpoint has no model for a requested target."""
+    """Score (or take the blocks of ``source``: shards scored elsewhere), find each
+    prediction's best ``paths`` explanation paths (0: none), write and switch, holding the
+    graph's ``predict`` lock (waiting up to ``wait`` seconds for another job's); returns counts
+    and throughput figures. Raises ``ValueError`` before touching the graph when the
+    checkpoint has no model for a requested target."""
     started = time.perf_counter()
     run_id = run_id_for(checkpoint, k, targets, paths)
-    graph, pairs = production_graph(checkpoint, snapshot)
-    graph = graph.to(device)
-    model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
-    missing = [t for t in targets if PREDICTION_TARGETS[t] not in model.targets]
-    if missing:
-        rest = ",".join(t for t in targets if t not in missing)
-        raise ValueError(
-            f"checkpoint {checkpoint.folder} has no model for {', '.join(missing)} (no training "
-            f"edges of that kind); pass --targets {rest}"
-        )
+    if source is None:
+        source = load_scorer(checkpoint, snapshot, targets, device, k, users_per_transaction).blocks
     ensure_schema(driver, database)
     with job_lock(driver, "predict", database, wait=wait) as lock:
         removed_before = remove_stale_runs(driver, [run_id], only_writing=True, database=database)
@@ -182,21 +253,15 @@ def predict(
                 "resumed": False,
                 "removed_runs": sorted(set(removed_before) | set(removed)),
             }
-        with torch.no_grad():
-            emb = model.embed(graph)
         user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
         written: dict[str, int] = {}
         explained: dict[str, int] = {}
         resumed = 0
         score_seconds = write_seconds = explain_seconds = 0.0
         for name in targets:
-            target = PREDICTION_TARGETS[name]
-            dst_type = TARGETS[target][1]
-            dst_ids = snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
             done = done_users(driver, run_id, name, database)
             resumed += len(done)
             todo = np.flatnonzero(~np.isin(user_ids, list(done)))
-            known = known_links(pairs[target], len(user_ids))
             written[name] = 0
             explained[name] = 0
             bar = tqdm(
@@ -207,23 +272,8 @@ def predict(
                 disable=not progress or None,
             )
             clock = time.perf_counter()
-            for block in top_k(
-                lambda rows, t=target: model.matrix(emb, t, rows),
-                todo,
-                graph.num_nodes[dst_type],
-                k,
-                known,
-                device,
-                chunk=users_per_transaction,
-            ):
-                valid = np.isfinite(block.scores)
-                ranks = np.broadcast_to(np.arange(1, block.items.shape[1] + 1), block.items.shape)
-                columns = {
-                    "users": np.repeat(user_ids[block.users], valid.sum(1)).tolist(),
-                    "targets": dst_ids[block.items[valid]].tolist(),
-                    "scores": block.scores[valid].astype(float).tolist(),
-                    "ranks": ranks[valid].astype(int).tolist(),
-                }
+            for block in source(name, todo):
+                columns: dict[str, list] = {c: block[c].tolist() for c in BLOCK_COLUMNS}
                 now = time.perf_counter()
                 score_seconds += now - clock
                 columns["explanations"] = (
@@ -241,7 +291,7 @@ def predict(
                 reach("predict.chunk")
                 clock = time.perf_counter()
                 write_seconds += clock - now
-                bar.update(len(block.users))
+                bar.update(len(np.unique(block["users"])))
             bar.close()
         previous = switch_run(driver, run_id, lock, database)
         reach("predict.switched")

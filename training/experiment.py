@@ -40,6 +40,7 @@ from training.data import (
     training_pairs,
     user_texts,
 )
+from training.distributed import current
 from training.loop import FitConfig, FitResult, fit
 from training.metrics import RankingTask, evaluate_ranking
 from training.published import PublishedSplit
@@ -437,12 +438,17 @@ def run_experiment(
         "baselines": {},
         "training": {},
     }
+
+    def tested(model: nn.Module, graph: Graph) -> dict[str, Any]:
+        # rank 0 alone evaluates; the other ranks of a distributed run only train
+        if not current().primary:
+            return {}
+        return evaluate_model(model, graph, ranking_tasks(prepared, graph, "test"), device, seed)
+
     ours = None
     if train_ours:
         ours = train_variants(prepared, config, device, seed, variants, progress)
-        payload["metrics"] = evaluate_model(
-            ours.model, ours.graph, ranking_tasks(prepared, ours.graph, "test"), device, seed
-        )
+        payload["metrics"] = tested(ours.model, ours.graph)
         payload["training"]["ours"] = ours.summary()
     for name in baselines:
         if name in INTEREST_BASELINES and "interest" not in config_graph_types(prepared, config):
@@ -451,9 +457,7 @@ def run_experiment(
         base, base_graph, base_result = train_model(
             name, prepared, base_config, device, seed, progress
         )
-        payload["baselines"][name] = evaluate_model(
-            base, base_graph, ranking_tasks(prepared, base_graph, "test"), device, seed
-        )
+        payload["baselines"][name] = tested(base, base_graph)
         if name in LEARNED_BASELINES:
             payload["training"][name] = base_result.summary()
     payload["split_summary"] = prepared.split.summary() if prepared.split else None

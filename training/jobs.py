@@ -35,6 +35,7 @@ from training.checkpoint import (
 )
 from training.choices import BASELINES, LEARNED_BASELINES, VARIANTS
 from training.data import TextEncoderFn
+from training.distributed import current, joined, primary_first
 from training.errors import JobError
 from training.experiment import (
     ModelConfig,
@@ -59,6 +60,7 @@ from training.fairness import (
 from training.loop import FitConfig
 from training.metrics import mean_of, rank_users
 from training.published import PublishedSplitError, load_published
+from training.shards import ShardError, read_manifest, score_to_shards, shard_source
 from training.split_files import save_split
 from training.spread import aggregate
 from training.tuning import apply_params, read_params, run_study, write_params
@@ -171,11 +173,14 @@ def user_text_encoder(
 def prepare_split(
     snapshot: Snapshot, split: SplitSpec, seed: int, encode: TextEncoderFn
 ) -> Prepared:
+    """The split with its features (rank 0 first in a distributed run: it fills the embedding
+    cache the other ranks then read)."""
     try:
         published = (
             load_published(split.published, snapshot, split.id_prefix) if split.published else None
         )
-        return prepare(snapshot, split.mode, seed, encode, published, split.user_profiles)
+        with primary_first():
+            return prepare(snapshot, split.mode, seed, encode, published, split.user_profiles)
     except (PublishedSplitError, ValueError) as e:
         raise JobError(str(e)) from None
 
@@ -199,6 +204,33 @@ def with_params(
     return ours, baselines
 
 
+@dataclass(frozen=True)
+class TrainJob:
+    """A whole ``train`` run as plain, picklable values: what each rank of a distributed run
+    receives and runs."""
+
+    snapshot: Path
+    split: SplitSpec
+    spec: TrainSpec
+    device: str
+    text_model: str
+    cache: Path
+    out: Path
+
+
+def run_train(job: TrainJob) -> dict[str, Any] | None:
+    """Open the snapshot and the user-text encoder and :func:`train`, as one rank of however
+    many the launcher started (one, when nothing is distributed); rank 0 returns the metrics
+    JSON, the others ``None``."""
+    with joined(torch_device(job.device)) as device:
+        snapshot = open_snapshot(job.snapshot)
+        encode = user_text_encoder(snapshot, job.text_model, job.device, job.cache)
+        payload = train(snapshot, job.snapshot, job.split, job.spec, device, encode, job.out)
+        if current().world > 1:
+            payload["ranks"] = current().world
+        return payload if current().primary else None
+
+
 def train(
     snapshot: Snapshot,
     snapshot_path: Path,
@@ -212,7 +244,7 @@ def train(
     ``spec.refit``, the chosen variants retrained on every edge); returns the metrics JSON."""
     started = time.perf_counter()
     first = prepare_split(snapshot, split, spec.seeds[0], encode)
-    if spec.save_split is not None:
+    if spec.save_split is not None and current().primary:
         _save_split(first, spec.save_split)
     payload = train_and_save(
         first,
@@ -281,13 +313,16 @@ def train_and_save(
     except ValueError as e:
         raise JobError(str(e)) from None
     assert ours is not None
-    if len(runs) > 1:
-        payload = aggregate(runs)
     model, graph, user_features = ours.model, ours.graph, prepared.user_features
     if refit_with is not None:
-        everything = prepare(prepared.snapshot, "all", seed, refit_with)
+        with primary_first():
+            everything = prepare(prepared.snapshot, "all", seed, refit_with)
         model, graph = refit(everything, ours.configs, ours.best_epoch, device, seed)
         user_features = everything.user_features
+    if not current().primary:
+        return {}
+    if len(runs) > 1:
+        payload = aggregate(runs)
     payload["device"] = str(device)
     payload["checkpoint"] = str(folder)
     payload["refit"] = refit_with is not None
@@ -494,15 +529,21 @@ def predict(
     keep_previous: bool = False,
     paths: int = STORED_PATHS,
     wait: float = 0.0,
+    shards: Path | None = None,
 ) -> dict[str, Any]:
     """Write the top-K new items and interests of every user, each with its best ``paths``
     explanation paths, as one atomically switched run (waiting up to ``wait`` seconds for
-    another predict job to finish)."""
-    unknown = [t for t in targets if t not in PREDICTION_TARGETS]
-    if unknown or not targets:
-        raise JobError(f"--targets takes item and/or interest, got {','.join(targets)!r}")
-    if "interest" in targets and not checkpoint.uses_interests:
-        raise JobError("this checkpoint was trained without interest nodes: use --targets item")
+    another predict job to finish); scored here, or taken from the ``shards`` folder of
+    ``predict --to-shards``."""
+    _check_targets(checkpoint, targets)
+    source = None
+    if shards is not None:
+        try:
+            manifest = read_manifest(shards, checkpoint, snapshot, k, targets)
+        except ShardError as e:
+            raise JobError(str(e)) from None
+        user_ids = snapshot.nodes["user"]["id"].astype(str).to_numpy()
+        source = shard_source(shards, manifest, user_ids, users_per_transaction)
     try:
         return write_predictions(
             driver,
@@ -516,9 +557,45 @@ def predict(
             keep_previous,
             paths=paths,
             wait=wait,
+            source=source,
         )
     except ValueError as e:
         raise JobError(str(e)) from None
+
+
+def _check_targets(checkpoint: Checkpoint, targets: Sequence[str]) -> None:
+    unknown = [t for t in targets if t not in PREDICTION_TARGETS]
+    if unknown or not targets:
+        raise JobError(f"--targets takes item and/or interest, got {','.join(targets)!r}")
+    if "interest" in targets and not checkpoint.uses_interests:
+        raise JobError("this checkpoint was trained without interest nodes: use --targets item")
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """A ``predict --to-shards`` run as plain, picklable values (what each rank receives)."""
+
+    checkpoint: Path
+    snapshot: Path | None
+    out: Path
+    k: int
+    targets: tuple[str, ...]
+    device: str
+    chunk: int = 500
+
+
+def run_score_shards(job: ShardJob) -> dict[str, Any] | None:
+    """Score this rank's users into Parquet shards (no Neo4j needed); rank 0 returns the
+    manifest once every rank is done, the others ``None``."""
+    with joined(torch_device(job.device)) as device:
+        checkpoint, snapshot = open_checkpoint(job.checkpoint, job.snapshot)
+        _check_targets(checkpoint, job.targets)
+        try:
+            return score_to_shards(
+                checkpoint, snapshot, job.out, job.k, job.targets, device, job.chunk
+            )
+        except (ValueError, OSError) as e:
+            raise JobError(f"{job.out}: {e}") from None
 
 
 #: the demo's variant choice: ours against its LightGCN-equivalent, then a refit on every edge

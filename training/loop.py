@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from gnn.graph import TARGETS, Graph
+from training.distributed import broadcast, current, data_parallel, my_slice
 
 LOSSES = ("bpr", "bce")
 #: resampling rounds for negatives that hit a positive; what still collides is left out
@@ -113,6 +114,7 @@ def fit(
     largest = max(pairs[t].shape[1] for t in targets)
     steps = max(1, math.ceil(largest / config.batch_size))
     use_amp = config.amp and device.type == "cuda"
+    ranks = current()
     result = FitResult()
     started = time.perf_counter()
     bar = tqdm(
@@ -120,9 +122,10 @@ def fit(
         desc=desc,
         unit="epoch",
         file=sys.stderr,
-        disable=not progress or None,
+        disable=not (progress and ranks.primary) or None,
     )
     stale = 0
+    step_loss = data_parallel(_StepLoss(model, graph, config), device)
     for epoch in bar:
         model.train()
         orders = {
@@ -131,30 +134,22 @@ def fit(
         total = 0.0
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
+            # every rank draws the same global batch and negatives (same generator), then
+            # trains on its own slice: N ranks see exactly what one process would
+            batches = {}
+            for target in targets:
+                positive = pairs[target][:, _step_batch(orders[target], pairs[target], step, steps)]
+                negative, valid = sample_negatives(
+                    positive[0],
+                    negatives[target],
+                    known[target],
+                    _width(graph, target),
+                    generator,
+                )
+                mine = my_slice(torch.nonzero(valid).flatten())
+                batches[target] = (positive[:, mine], negative[mine])
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                emb = model.embed(graph)
-                loss = torch.zeros((), device=device)
-                batches = {t: _step_batch(orders[t], pairs[t], step, steps) for t in targets}
-                for target, batch in batches.items():
-                    if len(batch) == 0:
-                        continue
-                    weight = config.interest_weight if target == "user_interest" else 1.0
-                    loss = loss + weight * _batch_loss(
-                        model,
-                        emb,
-                        target,
-                        pairs[target][:, batch],
-                        negatives[target],
-                        known[target],
-                        config,
-                        generator,
-                    )
-                if config.cl_weight > 0 and hasattr(model, "auxiliary_loss"):
-                    edges = pairs["user_item"][:, batches["user_item"]]
-                    nodes = {"user": torch.unique(edges[0]), "item": torch.unique(edges[1])}
-                    extra = model.auxiliary_loss(emb, nodes, config.cl_temperature)
-                    if extra is not None:
-                        loss = loss + config.cl_weight * extra
+                loss = step_loss(batches)
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
@@ -166,7 +161,7 @@ def fit(
             bar.set_postfix(loss=f"{total / steps:.4f}")
         elif epoch % config.eval_every == 0 or epoch == config.epochs:
             model.eval()
-            values = validate(model)
+            values = broadcast(validate(model) if ranks.primary else None)
             result.history.append((epoch, values))
             improved = False
             for target, value in values.items():
@@ -238,34 +233,49 @@ def sample_negatives(
     return negative, ~clash
 
 
-def _batch_loss(
-    model: nn.Module,
-    emb: dict[str, Tensor],
-    target: str,
-    positive: Tensor,
-    pool: Tensor,
-    known: Tensor,
-    config: FitConfig,
-    generator: torch.Generator,
-) -> Tensor:
-    src_type, dst_type = TARGETS[target]
-    width = emb[dst_type].shape[0]
-    negative, valid = sample_negatives(positive[0], pool, known, width, generator)
-    src, dst, negative = positive[0][valid], positive[1][valid], negative[valid]
-    if len(src) == 0:
-        return torch.zeros((), device=positive.device)
-    pos = model.pairs(emb, target, src, dst).float()
-    neg = model.pairs(emb, target, src, negative).float()
-    if config.loss == "bpr":
-        loss = F.softplus(neg - pos).mean()
-    else:
-        loss = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + (
-            F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg))
+class _StepLoss(nn.Module):
+    """One step's loss over given positive edges and their negatives, as a module so that DDP
+    can wrap it (DDP synchronises the gradients of what runs inside a wrapped forward)."""
+
+    def __init__(self, model: nn.Module, graph: Graph, config: FitConfig):
+        super().__init__()
+        self.model, self.graph, self.config = model, graph, config
+
+    def forward(self, batches: dict[str, tuple[Tensor, Tensor]]) -> Tensor:
+        emb = self.model.embed(self.graph)
+        # a zero term over every parameter: each one gets a gradient on every rank even when
+        # this rank's slice of a relation is empty, which DDP's reducer requires
+        loss = sum(p.sum() for p in self.model.parameters()) * 0.0
+        for target, (positive, negative) in batches.items():
+            if positive.shape[1] == 0:
+                continue
+            weight = self.config.interest_weight if target == "user_interest" else 1.0
+            loss = loss + weight * self._pair_loss(emb, target, positive, negative)
+        if self.config.cl_weight > 0 and hasattr(self.model, "auxiliary_loss"):
+            edges = batches["user_item"][0]
+            nodes = {"user": torch.unique(edges[0]), "item": torch.unique(edges[1])}
+            extra = self.model.auxiliary_loss(emb, nodes, self.config.cl_temperature)
+            if extra is not None:
+                loss = loss + self.config.cl_weight * extra
+        return loss
+
+    def _pair_loss(
+        self, emb: dict[str, Tensor], target: str, positive: Tensor, negative: Tensor
+    ) -> Tensor:
+        src_type, dst_type = TARGETS[target]
+        src, dst = positive[0], positive[1]
+        pos = self.model.pairs(emb, target, src, dst).float()
+        neg = self.model.pairs(emb, target, src, negative).float()
+        if self.config.loss == "bpr":
+            loss = F.softplus(neg - pos).mean()
+        else:
+            loss = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + (
+                F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg))
+            )
+        ego = self.model.ego() if hasattr(self.model, "ego") else emb
+        norm = (
+            ego[src_type][src].float().pow(2).sum()
+            + ego[dst_type][dst].float().pow(2).sum()
+            + ego[dst_type][negative].float().pow(2).sum()
         )
-    ego = model.ego() if hasattr(model, "ego") else emb
-    norm = (
-        ego[src_type][src].float().pow(2).sum()
-        + ego[dst_type][dst].float().pow(2).sum()
-        + ego[dst_type][negative].float().pow(2).sum()
-    )
-    return loss + config.reg * norm / (2 * len(src))
+        return loss + self.config.reg * norm / (2 * len(src))

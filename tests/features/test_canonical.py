@@ -3,8 +3,6 @@ apart."""
 
 from __future__ import annotations
 
-import pytest
-
 from features.canonical import InterestName, canonical_groups, is_abbreviation, spelling_key
 from features.encoder import TextEncoder
 
@@ -39,11 +37,6 @@ APART = [
     "horror",
     "thriller",
 ]
-
-
-@pytest.fixture(scope="module")
-def encoder() -> TextEncoder:
-    return TextEncoder(device="cpu")
 
 
 def test_spelling_keys_and_abbreviations() -> None:

@@ -34,11 +34,6 @@ def snapshot(small_graph: Path) -> Snapshot:
     return read_snapshot(Path(report["out"]))
 
 
-@pytest.fixture(scope="module")
-def encoder() -> TextEncoder:
-    return TextEncoder(device="cpu")
-
-
 def _pairs(frame: pd.DataFrame, rows: np.ndarray) -> set[tuple[int, int]]:
     part = frame.iloc[rows]
     return set(zip(part["src"].tolist(), part["dst"].tolist(), strict=True))
