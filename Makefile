@@ -10,7 +10,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench,notebooks]'
+	$(PY) -m pip install -q -e '.[dev,bench,notebooks,ray]'
 	touch $@
 
 demo: setup

@@ -5,8 +5,8 @@
    the same chunks. Target >= 50%.
 2. Scale: 100,000 users × 50,000 items, K = 50, dim 64: time and peak memory (RSS on CPU,
    allocator peak on CUDA), which the chunking bounds.
-3. Write throughput: predictions written to a throwaway local Neo4j (relationships/s), when
-   ``--neo4j`` is given.
+3. Write throughput: predictions written to a throwaway local Neo4j (relationships/s) by 1,
+   2 and 4 writer threads, as ratios to one writer, when ``--neo4j`` is given.
 
     python benchmarks/bench_predict.py [--device cpu|cuda] [--neo4j]
 """
@@ -115,7 +115,19 @@ def scale_run(device: torch.device, users: int = 100_000, items: int = 50_000, k
     return report
 
 
-def write_throughput(users: int = 2_000, items: int = 5_000, k: int = 20) -> dict:
+def write_throughput(
+    users: int = 4_000,
+    items: int = 5_000,
+    k: int = 20,
+    writers: tuple[int, ...] = (1, 2, 4),
+    repeats: int = 3,
+) -> dict:
+    """Relationships/s into a throwaway local Neo4j for 1, 2 and 4 writer threads (each a run
+    of its own, users split by chunk as ``predict --writers`` splits them, items drawn by a
+    Zipf law so that writers meet on popular items), median of ``repeats`` interleaved passes,
+    as ratios to one writer."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from graphdb.admin import clear_graph
     from graphdb.connection import Neo4jTarget, open_driver
     from graphdb.local import LocalNeo4j
@@ -127,6 +139,23 @@ def write_throughput(users: int = 2_000, items: int = 5_000, k: int = 20) -> dic
     launcher = LocalNeo4j(home)
     state, _ = launcher.start()
     driver = open_driver(Neo4jTarget(state.uri, state.user, state.password, source="local"))
+    rng = np.random.default_rng(0)
+    popularity = 1.0 / np.arange(1, items + 1)
+    chunks = []
+    for start in range(0, users, 500):
+        block = np.arange(start, min(users, start + 500))
+        chunks.append(
+            {
+                "users": np.repeat(block, k).astype(str).tolist(),
+                "targets": rng.choice(items, len(block) * k, p=popularity / popularity.sum())
+                .astype(str)
+                .tolist(),
+                "scores": rng.random(len(block) * k).tolist(),
+                "ranks": np.tile(np.arange(1, k + 1), len(block)).tolist(),
+                "explanations": [None] * (len(block) * k),
+            }
+        )
+    report: dict = {"relationships": users * k, "writers": {}}
     try:
         clear_graph(driver)
         ensure_schema(driver)
@@ -136,29 +165,30 @@ def write_throughput(users: int = 2_000, items: int = 5_000, k: int = 20) -> dic
         driver.execute_query(
             "UNWIND range(0, $n - 1) AS i CREATE (:Item {id: toString(i)})", n=items
         )
-        begin_run(driver, "bench", "bench", "-", k, ["item"], "{}")
-        rng = np.random.default_rng(0)
-        started = time.perf_counter()
-        with job_lock(driver, "predict") as lock:
-            for start in range(0, users, 500):
-                block = np.arange(start, min(users, start + 500))
-                columns = {
-                    "users": np.repeat(block, k).astype(str).tolist(),
-                    "targets": rng.integers(0, items, len(block) * k).astype(str).tolist(),
-                    "scores": rng.random(len(block) * k).tolist(),
-                    "ranks": np.tile(np.arange(1, k + 1), len(block)).tolist(),
-                    "explanations": [None] * (len(block) * k),
-                }
-                write_chunk(driver, "bench", {"item": columns}, lock)
-        seconds = time.perf_counter() - started
+        timings: dict[int, list[float]] = {count: [] for count in writers}
+        # a warm-up pass (Neo4j's plans and caches), then the writer counts interleaved
+        passes = [("warm-up", 1)] + [(r, c) for r in range(repeats) for c in writers]
+        for label, count in passes:
+            run = f"bench-{label}-{count}"
+            begin_run(driver, run, "bench", "-", k, ["item"], "{}")
+            started = time.perf_counter()
+            with job_lock(driver, "predict") as lock, ThreadPoolExecutor(count) as pool:
+                list(pool.map(lambda c, r=run: write_chunk(driver, r, {"item": c}, lock), chunks))
+            if label != "warm-up":
+                timings[count].append(time.perf_counter() - started)
+        for count, seconds in timings.items():
+            report["writers"][count] = {
+                "median_seconds": round(float(np.median(seconds)), 2),
+                "relationships_per_second": round(users * k / float(np.median(seconds)), 1),
+                "spread_seconds": [round(min(seconds), 2), round(max(seconds), 2)],
+            }
     finally:
         driver.close()
         launcher.stop()
-    return {
-        "relationships": users * k,
-        "seconds": round(seconds, 2),
-        "relationships_per_second": round(users * k / seconds, 1),
-    }
+    base = report["writers"][writers[0]]["relationships_per_second"]
+    for figures in report["writers"].values():
+        figures["ratio_to_one_writer"] = round(figures["relationships_per_second"] / base, 2)
+    return report
 
 
 def main() -> None:

@@ -51,6 +51,14 @@ DistributedOpt = Annotated[
     ),
 ]
 NprocOpt = Annotated[int, typer.Option(min=1, help="Processes for --distributed.")]
+LauncherOpt = Annotated[
+    str,
+    typer.Option(
+        help="What starts the --distributed processes: torch (its elastic launcher, as "
+        "torchrun) or ray (Ray Train / Ray Data; needs the [ray] extra)."
+    ),
+]
+LAUNCHERS = ("torch", "ray")
 
 
 def export(
@@ -179,10 +187,10 @@ def train(
     ] = None,
     distributed: DistributedOpt = False,
     nproc: NprocOpt = 2,
+    launcher: LauncherOpt = "torch",
     as_json: JsonFlag = False,
 ) -> None:
     """Train the hetero GNN and the baselines on one split; write a checkpoint and metrics JSON."""
-    from training.distributed import launch, launched
     from training.experiment import ModelConfig
     from training.jobs import SplitSpec, TrainJob, TrainSpec, run_train, with_params
     from training.loop import FitConfig
@@ -225,10 +233,7 @@ def train(
             settings.home / "embeddings.sqlite",
             out or settings.home / "checkpoint",
         )
-        if distributed and not launched():
-            payload = launch(nproc, run_train, job)
-        else:
-            payload = run_train(job)
+        payload = _distributed(job, distributed, nproc, _launcher(launcher, as_json), run_train)
     if payload is None:  # a rank other than 0 under torchrun: rank 0 reports
         return
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
@@ -413,6 +418,26 @@ def _render_metrics(console, payload: dict[str, Any]) -> None:
             )
 
 
+def _launcher(name: str, as_json: bool) -> str:
+    if name not in LAUNCHERS:
+        raise fail(f"--launcher takes {' or '.join(LAUNCHERS)}, got {name!r}", as_json)
+    return name
+
+
+def _distributed(job, distributed: bool, nproc: int, launcher: str, entry):
+    """``entry(job)`` here (one process, or one rank that torchrun or Ray started), or on
+    ``nproc`` ranks started by ``launcher``; rank 0's result (``None`` on the other ranks)."""
+    from training.distributed import launch, launched
+
+    if not distributed or launched():
+        return entry(job)
+    if launcher == "ray":
+        from training.ray_engine import run_on_ray
+
+        return run_on_ray(entry, job, nproc)
+    return launch(nproc, entry, job)
+
+
 def predict(
     checkpoint: CheckpointOpt,
     k: Annotated[int, typer.Option(min=1, max=1000, help="Predictions per user and target.")] = 20,
@@ -444,13 +469,22 @@ def predict(
         Path | None,
         typer.Option(help="Write the shards of a finished --to-shards folder as one run."),
     ] = None,
+    writers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Threads that find explanation paths and write chunks side by side (users are "
+            "split by chunk, so no two touch one user node).",
+        ),
+    ] = 2,
     distributed: DistributedOpt = False,
     nproc: NprocOpt = 2,
+    launcher: LauncherOpt = "torch",
     as_json: JsonFlag = False,
 ) -> None:
     """Write the top-K new items and interests of every user as one atomically switched run
     (or score them into shards with --to-shards, and write those with --from-shards)."""
-    from training.distributed import launch, launched
     from training.jobs import ShardJob, open_checkpoint, run_score_shards, torch_device
     from training.jobs import predict as write_predictions
 
@@ -462,10 +496,9 @@ def predict(
             checkpoint, snapshot, to_shards, k, tuple(chosen), device, users_per_transaction
         )
         with reported(as_json):
-            if distributed and not launched():
-                manifest = launch(nproc, run_score_shards, job)
-            else:
-                manifest = run_score_shards(job)
+            manifest = _distributed(
+                job, distributed, nproc, _launcher(launcher, as_json), run_score_shards
+            )
         if manifest is not None:  # None: a rank other than 0 under torchrun
             emit(manifest, as_json)
         return
@@ -488,5 +521,6 @@ def predict(
                 paths,
                 wait,
                 from_shards,
+                writers,
             )
     emit(report, as_json)

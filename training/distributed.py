@@ -55,8 +55,8 @@ def current() -> Rank:
 
 
 def launched() -> bool:
-    """True in a process a launcher started as one of several ranks (torchrun, Ray Train)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+    """True in a process a launcher started as a rank (torchrun, even with one process)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 @contextmanager
@@ -133,9 +133,9 @@ def my_slice(batch: Tensor) -> Tensor:
 
 
 def data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
-    """``module`` wrapped in DDP when several ranks train, else itself. Its forward must give
-    every parameter a gradient on every rank (DDP's reducer waits for all of them)."""
-    if current().world == 1:
+    """``module`` wrapped in DDP inside a process group (of any size), else itself. Its forward
+    must give every parameter a gradient on every rank (DDP's reducer waits for all)."""
+    if not (dist.is_available() and dist.is_initialized()):
         return module
     return nn.parallel.DistributedDataParallel(
         module, device_ids=[device.index] if device.type == "cuda" else None

@@ -226,8 +226,7 @@ def run_train(job: TrainJob) -> dict[str, Any] | None:
         snapshot = open_snapshot(job.snapshot)
         encode = user_text_encoder(snapshot, job.text_model, job.device, job.cache)
         payload = train(snapshot, job.snapshot, job.split, job.spec, device, encode, job.out)
-        if current().world > 1:
-            payload["ranks"] = current().world
+        payload["ranks"] = current().world
         return payload if current().primary else None
 
 
@@ -530,6 +529,7 @@ def predict(
     paths: int = STORED_PATHS,
     wait: float = 0.0,
     shards: Path | None = None,
+    writers: int = 1,
 ) -> dict[str, Any]:
     """Write the top-K new items and interests of every user, each with its best ``paths``
     explanation paths, as one atomically switched run (waiting up to ``wait`` seconds for
@@ -558,6 +558,7 @@ def predict(
             paths=paths,
             wait=wait,
             source=source,
+            writers=writers,
         )
     except ValueError as e:
         raise JobError(str(e)) from None

@@ -125,7 +125,7 @@ def fit(
         disable=not (progress and ranks.primary) or None,
     )
     stale = 0
-    step_loss = data_parallel(_StepLoss(model, graph, config), device)
+    step_loss = data_parallel(StepLoss(model, graph, config), device)
     for epoch in bar:
         model.train()
         orders = {
@@ -233,7 +233,7 @@ def sample_negatives(
     return negative, ~clash
 
 
-class _StepLoss(nn.Module):
+class StepLoss(nn.Module):
     """One step's loss over given positive edges and their negatives, as a module so that DDP
     can wrap it (DDP synchronises the gradients of what runs inside a wrapped forward)."""
 

@@ -70,8 +70,11 @@ def score_to_shards(
     and returns it (the other ranks return ``None``)."""
     ranks = current()
     out.mkdir(parents=True, exist_ok=True)
-    if ranks.primary:
-        (out / MANIFEST).unlink(missing_ok=True)  # the folder is unfinished until rewritten
+    if ranks.primary:  # the folder is unfinished until the manifest is rewritten
+        (out / MANIFEST).unlink(missing_ok=True)
+        for name in targets:
+            for stale in out.glob(f"{name}-*.parquet"):
+                stale.unlink()
     barrier()
     scorer = load_scorer(checkpoint, snapshot, targets, device, k, chunk)
     rows = my_chunks(snapshot.num_nodes("user"), chunk)
@@ -86,10 +89,25 @@ def score_to_shards(
             file=sys.stderr,
             disable=not progress or None,
         )
-        mine.append({"target": name, **_write_shard(path, blocks)})
+        mine.append(_write_shard(path, blocks))
     shards = [shard for shards in gather(mine) for shard in shards]
     if not ranks.primary:
         return None
+    return write_manifest(out, checkpoint, snapshot, k, targets, chunk, ranks.world, shards)
+
+
+def write_manifest(
+    out: Path,
+    checkpoint: Checkpoint,
+    snapshot: Snapshot,
+    k: int,
+    targets: Sequence[str],
+    chunk: int,
+    workers: int,
+    shards: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Write the manifest that makes ``out`` a finished shard folder (last, atomically) and
+    return it with the row counts per target."""
     manifest = {
         "format": SHARD_FORMAT,
         "checkpoint": str(checkpoint.folder),
@@ -98,19 +116,29 @@ def score_to_shards(
         "k": k,
         "targets": list(targets),
         "chunk": chunk,
-        "workers": ranks.world,
+        "workers": workers,
         "users": snapshot.num_nodes("user"),
         "shards": shards,
     }
     _write_atomically(out / MANIFEST, json.dumps(manifest, indent=2).encode())
-    return {**manifest, "out": str(out), "rows": {t: _rows(shards, t) for t in targets}}
+    rows = {t: sum(s["rows"] for s in shards if s["target"] == t) for t in targets}
+    return {**manifest, "out": str(out), "rows": rows}
 
 
-def _rows(shards: list[dict[str, Any]], target: str) -> int:
-    return sum(s["rows"] for s in shards if s["target"] == target)
+def describe_shard(out: Path, path: Path, target: str) -> dict[str, Any]:
+    """A shard's manifest entry: its path under ``out``, rows, distinct users and sha256."""
+    users = pq.read_table(path, columns=["user"]).column("user").to_numpy()
+    return {
+        "target": target,
+        "file": path.relative_to(out).as_posix(),
+        "rows": len(users),
+        "users": len(np.unique(users)),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
 
 
 def _write_shard(path: Path, blocks: Iterator[Block]) -> dict[str, Any]:
+    """Write ``blocks`` to ``path`` atomically (a temporary name, then rename)."""
     schema = pa.schema(
         [
             ("user", pa.string()),
@@ -120,24 +148,13 @@ def _write_shard(path: Path, blocks: Iterator[Block]) -> dict[str, Any]:
         ]
     )
     staging = path.with_name(path.name + ".partial")
-    rows = users = 0
     with pq.ParquetWriter(staging, schema) as writer:
         for block in blocks:
-            table = pa.table(
-                [
-                    block["users"].astype(str),
-                    block["targets"].astype(str),
-                    block["scores"],
-                    block["ranks"],
-                ],
-                schema=schema,
-            )
+            columns = [block[c] for c in ("users", "targets", "scores", "ranks")]
+            table = pa.table([c.astype(str) for c in columns[:2]] + columns[2:], schema=schema)
             writer.write_table(table)
-            rows += len(block["users"])
-            users += len(np.unique(block["users"]))
-    digest = hashlib.sha256(staging.read_bytes()).hexdigest()
     os.replace(staging, path)
-    return {"file": path.name, "rows": rows, "users": users, "sha256": digest}
+    return describe_shard(path.parent, path, path.name.split("-")[0])
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
