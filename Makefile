@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASETS ?= ../shared/datasets
 
-.PHONY: setup browser explorer demo test lint bench bench-train stop
+.PHONY: setup browser explorer demo test lint bench bench-train bench-scale stop
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,12 @@ CHECKPOINT ?= $(HOME)/.interestgraph/checkpoint
 DEVICES ?= cpu,cuda
 bench-train: setup
 	$(PY) benchmarks/bench_train.py --snapshot $(SNAPSHOT) --checkpoint $(CHECKPOINT) --devices $(DEVICES)
+
+# How cost grows with the graph (synthetic snapshots, no Neo4j), and what DDP buys; add DEVICE=cuda.
+DEVICE ?= cpu
+bench-scale: setup
+	$(PY) benchmarks/bench_scale.py --device $(DEVICE)
+	$(PY) benchmarks/bench_distributed.py --device $(DEVICE) --nproc $(if $(filter cuda,$(DEVICE)),1,2)
 
 stop:
 	$(VENV)/bin/interestgraph db stop

@@ -31,7 +31,13 @@ def ranked_step(users: int, device_name: str) -> dict:
         setup = synthetic_setup(users, device)
         seconds = gather(step_seconds(setup, device))
         backend = torch.distributed.get_backend() if torch.distributed.is_initialized() else None
-        return {"ranks": current().world, "backend": backend, "step_seconds": seconds}
+        ranks = current()
+        return {
+            "rank": ranks.rank,
+            "ranks": ranks.world,
+            "backend": backend,
+            "step_seconds": seconds,
+        }
 
 
 def main() -> None:
@@ -45,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rank_only:
         result = ranked_step(args.users, args.device)
-        if current().primary or result["ranks"] == 1:
+        if result["rank"] == 0:
             sys.stdout.write(json.dumps(result) + "\n")
         return
     single = ranked_step(args.users, args.device)

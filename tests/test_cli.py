@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from graphdb.connection import Neo4jTarget
 from tests.cli_json import run_json as _json
 
 
@@ -31,6 +32,21 @@ def test_ingest_query_and_params(driver: Driver, tmp_path: Path) -> None:
         ]
     )
     assert out == {"rows": [{"id": "u1", "m": 42}]}
+
+
+@pytest.mark.usefixtures("neo4j_env")
+def test_routing_uri_reads_and_writes(
+    driver: Driver, target: Neo4jTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``neo4j://`` (routing: writes to the leader, reads spread over the cluster, as on Aura)
+    works wherever ``bolt://`` does; a single server routes to itself."""
+    monkeypatch.setenv("NEO4J_URI", target.uri.replace("bolt://", "neo4j://"))
+    code, _ = _json(["query", "CREATE (:User {id: $id})", "--param", "id=r1", "--write"])
+    assert code == 0
+    code, out = _json(["query", "MATCH (u:User {id: 'r1'}) RETURN count(u) AS n"])
+    assert (code, out) == (0, {"rows": [{"n": 1}]})
+    code, stats = _json(["stats"])
+    assert code == 0 and stats["nodes"]["User"] == 1
 
 
 @pytest.mark.usefixtures("neo4j_env")
