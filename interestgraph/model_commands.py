@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -424,7 +425,13 @@ def _launcher(name: str, as_json: bool) -> str:
     return name
 
 
-def _distributed(job, distributed: bool, nproc: int, launcher: str, entry):
+def _distributed(
+    job: Any,
+    distributed: bool,
+    nproc: int,
+    launcher: str,
+    entry: Callable[[Any], dict[str, Any] | None],
+) -> dict[str, Any] | None:
     """``entry(job)`` here (one process, or one rank that torchrun or Ray started), or on
     ``nproc`` ranks started by ``launcher``; rank 0's result (``None`` on the other ranks)."""
     from training.distributed import launch, launched

@@ -6,6 +6,10 @@ positive edges per target with uniformly sampled negatives that are never a know
 the user, BPR (default) or BCE loss, L2 on the batch's layer-0 embeddings (as LightGCN does),
 early stopping on validation Recall@20 with the best weights restored (or, for ``--refit``, a
 fixed epoch per target chosen earlier on validation), and bf16 autocast on CUDA.
+
+Inside a process group (``train --distributed``, torchrun, Ray Train) the same loop is
+data-parallel: every rank draws the same global batch and negatives, trains on its own slice
+through DDP, and takes rank 0's validation figures (:mod:`training.distributed`).
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ land as Parquet plus the same manifest :mod:`training.shards` writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from training.errors import JobError
 from training.jobs import (
@@ -138,14 +138,16 @@ def score_on_ray(job: ShardJob, workers: int) -> dict[str, Any]:
             batch_size=1,
             batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(size=workers),
-            num_gpus=1 if torch.device(torch_device(job.device)).type == "cuda" else 0,
+            num_gpus=1 if torch_device(job.device).type == "cuda" else 0,
         )
         scored.write_parquet(str(folder))
         shards += [describe_shard(out, path, name) for path in sorted(folder.glob("*.parquet"))]
     return write_manifest(out, checkpoint, snapshot, job.k, job.targets, job.chunk, workers, shards)
 
 
-def run_on_ray(entry, job, workers: int) -> dict[str, Any]:
+def run_on_ray(
+    entry: Callable[[Any], dict[str, Any] | None], job: Any, workers: int
+) -> dict[str, Any]:
     """The Ray form of a job the torch launcher would run as ``entry(job)`` on each rank."""
     if entry is run_train:
         return train_on_ray(job, workers)
