@@ -215,7 +215,7 @@ def predict(
     paths: int = STORED_PATHS,
     wait: float = 0.0,
     source: Source | None = None,
-    writers: int = 1,
+    writers: int = 2,
 ) -> dict[str, Any]:
     """Score (or take the blocks of ``source``: shards scored elsewhere), find each
     prediction's best ``paths`` explanation paths (0: none), write and switch, holding the

@@ -529,7 +529,7 @@ def predict(
     paths: int = STORED_PATHS,
     wait: float = 0.0,
     shards: Path | None = None,
-    writers: int = 1,
+    writers: int = 2,
 ) -> dict[str, Any]:
     """Write the top-K new items and interests of every user, each with its best ``paths``
     explanation paths, as one atomically switched run (waiting up to ``wait`` seconds for
