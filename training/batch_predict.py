@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -151,18 +151,28 @@ class Scorer:
     device: torch.device
     k: int
     chunk: int
+    #: per target name: (user ids, candidate ids, known links), built on first use, so that
+    #: a caller scoring one chunk per call (a Ray actor) does not rebuild them each time
+    _tables: dict[str, tuple] = field(default_factory=dict, repr=False)
+
+    def _tables_of(self, name: str) -> tuple[np.ndarray, np.ndarray, tuple]:
+        if name not in self._tables:
+            dst_type = TARGETS[PREDICTION_TARGETS[name]][1]
+            user_ids = self.snapshot.nodes["user"]["id"].astype(str).to_numpy()
+            dst_ids = self.snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
+            known = known_links(self.pairs[PREDICTION_TARGETS[name]], len(user_ids))
+            self._tables[name] = (user_ids, dst_ids, known)
+        return self._tables[name]
 
     def blocks(self, name: str, rows: np.ndarray) -> Iterator[Block]:
         target = PREDICTION_TARGETS[name]
-        dst_type = TARGETS[target][1]
-        user_ids = self.snapshot.nodes["user"]["id"].astype(str).to_numpy()
-        dst_ids = self.snapshot.nodes[dst_type]["id"].astype(str).to_numpy()
+        user_ids, dst_ids, known = self._tables_of(name)
         for block in top_k(
             lambda users: self.model.matrix(self.emb, target, users),
             rows,
-            self.graph.num_nodes[dst_type],
+            len(dst_ids),
             self.k,
-            known_links(self.pairs[target], len(user_ids)),
+            known,
             self.device,
             chunk=self.chunk,
         ):
