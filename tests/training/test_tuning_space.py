@@ -7,7 +7,7 @@ import pytest
 
 from gnn.encoders import CONVS
 from training.experiment import ModelConfig
-from training.tuning import suggest
+from training.tuning import TUNABLE, default_params, suggest
 
 
 @pytest.mark.parametrize("conv", CONVS)
@@ -17,3 +17,12 @@ def test_cold_item_training_is_proposed_only_where_it_can_run(conv: str) -> None
         config = suggest(study.ask(), ModelConfig(conv=conv))
         if config.cold_items:
             assert conv == "lgc" and config.use_features
+
+
+@pytest.mark.parametrize("model", TUNABLE)
+@pytest.mark.parametrize("conv", CONVS)
+def test_a_study_starts_from_the_defaults(conv: str, model: str) -> None:
+    """The enqueued first trial is exactly the untuned configuration, in every model's space."""
+    base = ModelConfig(conv=conv)
+    config = suggest(optuna.trial.FixedTrial(default_params(base, model)), base, model)
+    assert config == base
