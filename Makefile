@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASETS ?= ../shared/datasets
 
-.PHONY: setup browser explorer demo test lint bench bench-train bench-scale stop
+.PHONY: setup setup-dgl browser explorer demo test test-dgl lint bench bench-dgl bench-train bench-scale stop
 
 setup: $(VENV)/.installed
 
@@ -11,6 +11,18 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,bench,notebooks,ray]'
+	touch $@
+
+# DGL's own pinned environment (requirements-dgl.txt: torch 2.2.1, DGL 2.1.0), never mixed into
+# .venv; the project itself goes in without dependencies, from requirements-dgl.txt alone.
+DGL_VENV ?= .venv-dgl
+setup-dgl: $(DGL_VENV)/.installed
+
+$(DGL_VENV)/.installed: requirements-dgl.txt pyproject.toml
+	python3 -m venv $(DGL_VENV)
+	$(DGL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DGL_VENV)/bin/python -m pip install -q -r requirements-dgl.txt
+	$(DGL_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
 demo: setup
@@ -34,6 +46,15 @@ lint: setup
 
 test: lint browser
 	MKL_DYNAMIC=FALSE OMP_DYNAMIC=FALSE INTERESTGRAPH_DATASETS=$(DATASETS) $(PY) -m pytest -q
+
+# The DGL backend against the PyG one on movielens-small (tests/dgl/run.sh; CI's second step).
+DGL_HOME ?= build/dgl-home
+test-dgl: setup setup-dgl
+	bash tests/dgl/run.sh $(DATASETS) $(DGL_HOME)
+
+# Epoch time of the two backends on the same snapshot (after `make test-dgl`, which prepares it).
+bench-dgl: setup-dgl
+	$(DGL_VENV)/bin/python benchmarks/bench_backends.py --home $(DGL_HOME)
 
 bench: setup
 	$(PY) benchmarks/bench_ingest.py --datasets-dir $(DATASETS)

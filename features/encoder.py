@@ -56,7 +56,7 @@ def load_encoder(
     """A :class:`TextEncoder`, or an :class:`EncoderError` that names the model and the cause."""
     try:
         return TextEncoder(model, device=device, batch_size=batch_size)
-    except (OSError, RuntimeError, ValueError) as e:
+    except (OSError, RuntimeError, ValueError, ImportError) as e:
         raise EncoderError(f"cannot load encoder {model!r}: {e}") from None
 
 

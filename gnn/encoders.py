@@ -7,9 +7,16 @@ the layers: what makes LightGCN strong on collaborative signal, here over a grap
 holds interests, and fed by text. ``sage``, ``gatv2`` and ``hgt`` are PyG's relation-aware
 layers (``HeteroConv`` / ``HGTConv``) with a non-linearity between layers and the same layer
 averaging.
+
+``backend="dgl"`` runs the ``lgc`` propagation as DGL message passing
+(:mod:`gnn.dgl_propagation`): the same operator, so the same parameters, trained in DGL's own
+environment.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -17,7 +24,11 @@ from torch_geometric.nn import GATv2Conv, HeteroConv, HGTConv, SAGEConv
 
 from gnn.graph import EdgeType, Graph, propagate
 
+if TYPE_CHECKING:
+    from gnn.dgl_propagation import DGLPropagation
+
 CONVS = ("lgc", "sage", "gatv2", "hgt")
+BACKENDS = ("pyg", "dgl")
 
 
 class HeteroEncoder(nn.Module):
@@ -43,6 +54,8 @@ class HeteroEncoder(nn.Module):
             their user edges left out of propagation, while their training edges still count
             in the loss, so the text and interest path learns to carry a score on its own —
             the only path a new item has.
+        backend: ``pyg`` (sparse matrix products) or ``dgl`` (``lgc`` only; needs the DGL
+            environment).
     """
 
     def __init__(
@@ -59,10 +72,15 @@ class HeteroEncoder(nn.Module):
         noise: float = 0.0,
         cold_items: float = 0.0,
         exclude: frozenset[str] = frozenset(),
+        backend: str = "pyg",
     ):
         super().__init__()
         if conv not in CONVS:
             raise ValueError(f"conv must be one of {', '.join(CONVS)}, got {conv!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "dgl" and conv != "lgc":
+            raise ValueError(f"the DGL backend runs conv='lgc' only, got {conv!r}")
         if feature_dim is None and not use_ids:
             raise ValueError("an encoder needs LLM features, id embeddings or both")
         if not 0.0 <= cold_items < 1.0:
@@ -77,6 +95,8 @@ class HeteroEncoder(nn.Module):
         self.noise = noise
         self.cold_items = cold_items
         self.exclude = frozenset(exclude)
+        self.backend = backend
+        self._dgl: DGLPropagation | None = None
         edge_types = [e for e in edge_types if e[1].removeprefix("rev_") not in self.exclude]
         self.contrast_view: dict[str, Tensor] | None = None
         #: the last forward's layer-0 embeddings (what L2 regularisation applies to)
@@ -151,35 +171,54 @@ class HeteroEncoder(nn.Module):
             ]
         )
 
+    def _step(self, graph: Graph, hidden: dict[str, Tensor] | None) -> Callable[[Tensor], Tensor]:
+        """One propagation step over the flattened node rows, on this encoder's backend; with
+        ``hidden`` (cold items), their edges to users are left out and the rest renormalised."""
+        other = None
+        if hidden is not None:
+            device = next(iter(hidden.values())).device
+            other = {"user": torch.ones(graph.num_nodes["user"], dtype=torch.bool, device=device)}
+        if self.backend == "dgl":
+            if self._dgl is None or self._dgl.graph is not graph:
+                from gnn.dgl_propagation import DGLPropagation
+
+                self._dgl = DGLPropagation(graph, self.exclude)
+            dgl_step = self._dgl
+            return lambda x: torch.cat(
+                list(dgl_step(self._by_type(x, graph), hidden, other).values())
+            )
+        if hidden is None or other is None:
+            adjacency = graph.adjacency(self.exclude)
+        else:
+            adjacency = graph.adjacency(
+                self.exclude, self._flat(graph, hidden), self._flat(graph, other)
+            )
+        return lambda x: propagate(adjacency, x)
+
     def _propagate(
         self, graph: Graph, h: dict[str, Tensor], hidden: dict[str, Tensor] | None = None
     ) -> dict[str, Tensor]:
-        if hidden is None:
-            adjacency = graph.adjacency(self.exclude)
-        else:
-            users = torch.ones(graph.num_nodes["user"], dtype=torch.bool, device=h["user"].device)
-            adjacency = graph.adjacency(
-                self.exclude, self._flat(graph, hidden), self._flat(graph, {"user": users})
-            )
+        step = self._step(graph, hidden)
         perturb = self.training and self.noise > 0
-        with torch.autocast(device_type=adjacency.device.type, enabled=False):
+        device_type = h[self.node_types[0]].device.type
+        with torch.autocast(device_type=device_type, enabled=False):
             x = torch.cat([h[t].float() for t in self.node_types])
             total, first = x, None
             for _ in range(self.layers):
-                x = propagate(adjacency, x)
+                x = step(x)
                 if perturb:
                     noise = torch.nn.functional.normalize(torch.rand_like(x), dim=-1)
                     x = x + torch.sign(x) * noise * self.noise
                 first = x if first is None else first
                 total = total + x
             total = total / (self.layers + 1)
-        self.contrast_view = self._by_type(first, h) if perturb else None
-        return self._by_type(total, h)
+        self.contrast_view = self._by_type(first, graph) if perturb else None
+        return self._by_type(total, graph)
 
-    def _by_type(self, flat: Tensor, h: dict[str, Tensor]) -> dict[str, Tensor]:
+    def _by_type(self, flat: Tensor, graph: Graph) -> dict[str, Tensor]:
         out, start = {}, 0
         for node_type in self.node_types:
-            count = h[node_type].shape[0]
+            count = graph.num_nodes[node_type]
             out[node_type] = flat[start : start + count]
             start += count
         return out

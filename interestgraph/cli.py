@@ -514,6 +514,7 @@ def demo(
 
 app.command()(model_commands.export)
 app.command()(model_commands.train)
+app.command("prepare-split")(model_commands.prepare_split)
 app.command()(model_commands.evaluate)
 app.command()(model_commands.fairness)
 app.command()(model_commands.tune)

@@ -29,6 +29,7 @@ PublishedOpt = Annotated[
         "--published", help="Folder of a LightGCN-format split (train.txt, test.txt, maps)."
     ),
 ]
+IdPrefixOpt = Annotated[str, typer.Option(help="Prefix of snapshot ids for --published maps.")]
 UserProfilesOpt = Annotated[
     bool,
     typer.Option(
@@ -104,9 +105,7 @@ def train(
     snapshot: SnapshotOpt = None,
     split: SplitOpt = "user-random",
     published: PublishedOpt = None,
-    id_prefix: Annotated[
-        str, typer.Option(help="Prefix of snapshot ids for --published maps.")
-    ] = "",
+    id_prefix: IdPrefixOpt = "",
     model: Annotated[
         str,
         typer.Option(
@@ -186,6 +185,13 @@ def train(
         Path | None,
         typer.Option(help="Checkpoint folder [default: $INTERESTGRAPH_HOME/checkpoint]."),
     ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Where ours propagates: pyg, or dgl (lgc only; DGL's own environment, "
+            "`make setup-dgl`). Checkpoints are the same either way."
+        ),
+    ] = "pyg",
     distributed: DistributedOpt = False,
     nproc: NprocOpt = 2,
     launcher: LauncherOpt = "torch",
@@ -212,6 +218,7 @@ def train(
                 use_interests=interests,
                 noise=noise,
                 cold_items=cold_items,
+                backend=backend,
                 fit=fit,
             ),
             params or [],
@@ -238,6 +245,47 @@ def train(
     if payload is None:  # a rank other than 0 under torchrun: rank 0 reports
         return
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
+
+
+def prepare_split(
+    snapshot: SnapshotOpt = None,
+    split: SplitOpt = "user-random",
+    published: PublishedOpt = None,
+    id_prefix: IdPrefixOpt = "",
+    user_profiles: UserProfilesOpt = False,
+    seeds: Annotated[str, typer.Option(help="Comma list of the seeds `train` will use.")] = "0",
+    refit: Annotated[
+        bool, typer.Option(help="Also the every-edge texts that `train --refit` embeds.")
+    ] = False,
+    device: DeviceOpt = "auto",
+    text_model: TextModelOpt = DEFAULT_MODEL,
+    as_json: JsonFlag = False,
+) -> None:
+    """Embed a split's derived user and item texts into the cache, training nothing: what
+    `train` reads where no text encoder runs (the DGL environment)."""
+    from training.jobs import SplitSpec, prepare_splits
+
+    settings = Settings()
+    chosen = _seeds(seeds, 0, as_json)
+    with reported(as_json):
+        payload = prepare_splits(
+            snapshot or settings.home / "snapshot",
+            SplitSpec(split, published, id_prefix, user_profiles),
+            chosen,
+            refit,
+            text_model,
+            device,
+            settings.home / "embeddings.sqlite",
+        )
+    emit(
+        payload,
+        as_json,
+        lambda c: c.print(
+            f"{payload['split']}: seeds {', '.join(map(str, chosen))}"
+            f"{' and every edge' if refit else ''} embedded into {payload['cache']}",
+            highlight=False,
+        ),
+    )
 
 
 def _names(value: str, allowed, kind: str, as_json: bool) -> tuple[str, ...]:
@@ -357,7 +405,7 @@ def tune(
     snapshot: SnapshotOpt = None,
     split: SplitOpt = "user-random",
     published: PublishedOpt = None,
-    id_prefix: str = "",
+    id_prefix: IdPrefixOpt = "",
     model: str = "lgc",
     baseline: Annotated[
         str | None,

@@ -3,6 +3,7 @@ public datasets from ``../shared/datasets``. Tests never mock the driver."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from graphdb.local import LocalNeo4j, LocalState
 from tests.small_graph import small_graph_home
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: tests/dgl need DGL, which lives in its own environment: `make test-dgl` runs them there
+collect_ignore = ["dgl"] if importlib.util.find_spec("dgl") is None else []
 
 
 @pytest.fixture(scope="session")

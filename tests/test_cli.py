@@ -115,3 +115,12 @@ def test_load_profiles_writes_user_and_item_texts(driver: Driver, tmp_path: Path
     (colakg / "user_map.txt").write_text("2 0\n3\n")
     code, out = _json(["load-profiles", str(colakg)])
     assert code == 1 and "user_map.txt:2" in out["error"]
+
+
+def test_the_dgl_backend_without_dgl_says_how_to_get_it(tmp_path: Path) -> None:
+    """The main environment has no DGL: asking for it fails at once, before any work."""
+    code, out = _json(["train", "--backend", "dgl", "--snapshot", str(tmp_path / "none")])
+    assert code == 1
+    assert "make setup-dgl" in out["error"] and ".venv-dgl/bin/interestgraph" in out["error"]
+    code, out = _json(["train", "--backend", "dgl", "--model", "sage", "--snapshot", "x"])
+    assert code == 1 and "lgc only" in out["error"]

@@ -18,7 +18,7 @@ nodes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,13 @@ class Checkpoint:
 
     @property
     def target_configs(self) -> dict[str, ModelConfig]:
-        """Each target's configuration (the variant validation chose for it)."""
-        return {t: ModelConfig.from_dict(c) for t, c in self.info["target_models"].items()}
+        """Each target's configuration (the variant validation chose for it), on the PyG
+        backend whichever one trained it: the DGL backend's parameters and operator are the same
+        (``tests/dgl``), so ``predict``, ``evaluate`` and the server need no DGL."""
+        return {
+            t: replace(ModelConfig.from_dict(c), backend="pyg")
+            for t, c in self.info["target_models"].items()
+        }
 
     @property
     def uses_interests(self) -> bool:

@@ -71,6 +71,8 @@ class ModelConfig:
     cold_items: float = 0.0
     #: relations the encoder does not propagate over (see :data:`VARIANTS`)
     exclude: tuple[str, ...] = ()
+    #: where the ``lgc`` propagation runs: ``pyg`` or ``dgl`` (same operator, same parameters)
+    backend: str = "pyg"
     fit: FitConfig = field(default_factory=FitConfig)
 
     @classmethod
@@ -195,6 +197,7 @@ def build_model(name: str, config: ModelConfig, graph: Graph) -> nn.Module:
             noise=config.noise,
             cold_items=config.cold_items,
             exclude=frozenset(config.exclude),
+            backend=config.backend,
         )
         return LinkPredictor(encoder, config.dim, config.decoder)
     if name == "mf_bpr":

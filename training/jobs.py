@@ -20,6 +20,7 @@ from neo4j import Driver
 
 from features.cache import EmbeddingCache, embed_with_cache
 from features.encoder import EncoderError, TextEncoder, load_encoder, resolve_device
+from gnn.dgl_propagation import import_dgl
 from gnn.graph import Graph
 from gnn.models import StaticScorer
 from graphdb.export import export_snapshot
@@ -153,7 +154,12 @@ def user_text_encoder(
             try:
                 encoder = load_encoder(model, device)
             except EncoderError as e:
-                raise JobError(str(e)) from None
+                raise JobError(
+                    f"{len(texts)} texts are not in the embedding cache {cache_path}, and {e}. "
+                    "Where no encoder can run (the DGL environment), fill the cache first where "
+                    "one can, with `interestgraph prepare-split` and the same snapshot, split "
+                    "and seeds"
+                ) from None
             if encoder.model_id != model_id:
                 raise JobError(
                     f"the snapshot was embedded with {model_id}, --text-model gives "
@@ -218,10 +224,57 @@ class TrainJob:
     out: Path
 
 
+def check_backend(config: ModelConfig) -> None:
+    """Fail before any work when the DGL backend is asked for where it cannot run."""
+    if config.backend == "pyg":
+        return
+    if config.backend != "dgl":
+        raise JobError(f"--backend must be pyg or dgl, got {config.backend!r}")
+    if config.conv != "lgc":
+        raise JobError(f"the DGL backend runs --model lgc only, got {config.conv!r}")
+    try:
+        import_dgl()
+    except ImportError as e:
+        raise JobError(str(e)) from None
+
+
+def prepare_splits(
+    snapshot_path: Path,
+    split: SplitSpec,
+    seeds: Sequence[int],
+    refit: bool,
+    text_model: str,
+    device: str,
+    cache: Path,
+) -> dict[str, Any]:
+    """Derive each seed's split and embed its user and item texts into the cache, training
+    nothing: what ``train`` then reads in an environment with no text encoder (the DGL one)."""
+    snapshot = open_snapshot(snapshot_path)
+    encode = user_text_encoder(snapshot, text_model, device, cache)
+    prepared = []
+    for seed in seeds:
+        data = prepare_split(snapshot, split, seed, encode)
+        prepared.append({"seed": seed, "training_edges": _training_edges(data)})
+    if refit:
+        data = prepare(snapshot, "all", 0, encode)
+        prepared.append({"seed": None, "split": "all", "training_edges": _training_edges(data)})
+    return {
+        "snapshot": str(snapshot_path),
+        "split": split.mode,
+        "cache": str(cache),
+        "prepared": prepared,
+    }
+
+
+def _training_edges(prepared: Prepared) -> dict[str, int]:
+    return {target: len(pairs[0]) for target, pairs in prepared.pairs.items()}
+
+
 def run_train(job: TrainJob) -> dict[str, Any] | None:
     """Open the snapshot and the user-text encoder and :func:`train`, as one rank of however
     many the launcher started (one, when nothing is distributed); rank 0 returns the metrics
     JSON, the others ``None``."""
+    check_backend(job.spec.config)
     with joined(torch_device(job.device)) as device:
         snapshot = open_snapshot(job.snapshot)
         encode = user_text_encoder(snapshot, job.text_model, job.device, job.cache)
