@@ -531,3 +531,25 @@ def test_sharded_scoring_equals_one_process_and_lands_as_one_run(
     (two / "manifest.json").unlink()
     code, error = _json([*score, "--from-shards", str(two)])
     assert code != 0 and "not a finished" in error["error"]
+
+
+def test_prepare_split_fills_the_cache_a_train_without_encoder_reads(
+    small_graph: Path, snapshot_dir: Path
+) -> None:
+    """After `prepare-split`, a split's texts are all cached: preparing it again with an encoder
+    that cannot load (as in the DGL environment) succeeds; a seed not prepared fails clearly."""
+    from training.errors import JobError
+    from training.jobs import SplitSpec, prepare_split, user_text_encoder
+
+    code, payload = _json(["prepare-split", "--split", "item-cold", "--seeds", "3,5"])
+    assert code == 0, payload
+    assert [p["seed"] for p in payload["prepared"]] == [3, 5]
+    assert all(p["training_edges"]["user_item"] > 0 for p in payload["prepared"])
+    snapshot = read_snapshot(snapshot_dir)
+    encode = user_text_encoder(
+        snapshot, str(small_graph / "no-such-model"), "cpu", small_graph / "embeddings.sqlite"
+    )
+    prepared = prepare_split(snapshot, SplitSpec("item-cold"), 5, encode)
+    assert prepared.user_features.shape[0] == snapshot.num_nodes("user")
+    with pytest.raises(JobError, match="prepare-split"):
+        prepare_split(snapshot, SplitSpec("item-cold"), 4, encode)
