@@ -57,6 +57,7 @@ class DGLPropagation:
             num_nodes_dict=dict(graph.num_nodes),
             device=device,
         )
+        self._function = dgl.function  # built-in message and reduce functions
         self._scale = self._inverse_sqrt_degrees(None)
 
     def __call__(
@@ -66,7 +67,7 @@ class DGLPropagation:
         other: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """``D^-1/2 A D^-1/2`` applied to the per-type rows ``h``."""
-        function = _functions()
+        function = self._function
         weights = self._edge_weights(hidden, other) if hidden and other else None
         scale = self._scale if weights is None else self._inverse_sqrt_degrees(weights)
         with self.hetero.local_scope():
@@ -116,8 +117,3 @@ class DGLPropagation:
             counts = weights[edge_type] if weights is not None else torch.ones_like(dst).float()
             degree[dst_type].index_add_(0, dst, counts)
         return {t: d.clamp(min=1).pow(-0.5) for t, d in degree.items()}
-
-
-def _functions() -> Any:
-    """DGL's built-in message and reduce functions (``dgl.function``)."""
-    return import_dgl().function

@@ -21,6 +21,7 @@ from neo4j import Driver
 from features.cache import EmbeddingCache, embed_with_cache
 from features.encoder import EncoderError, TextEncoder, load_encoder, resolve_device
 from gnn.dgl_propagation import import_dgl
+from gnn.encoders import BACKENDS
 from gnn.graph import Graph
 from gnn.models import StaticScorer
 from graphdb.export import export_snapshot
@@ -228,8 +229,8 @@ def check_backend(config: ModelConfig) -> None:
     """Fail before any work when the DGL backend is asked for where it cannot run."""
     if config.backend == "pyg":
         return
-    if config.backend != "dgl":
-        raise JobError(f"--backend must be pyg or dgl, got {config.backend!r}")
+    if config.backend not in BACKENDS:
+        raise JobError(f"--backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")
     if config.conv != "lgc":
         raise JobError(f"the DGL backend runs --model lgc only, got {config.conv!r}")
     try:
