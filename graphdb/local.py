@@ -26,6 +26,7 @@ from graphdb.errors import LocalNeo4jError
 
 LAUNCHER_SOURCES = Path(__file__).parent / "launcher"
 MAIN_CLASS = "io.interestgraph.launcher.LocalNeo4j"
+COMPACT_CLASS = "io.interestgraph.launcher.CompactStore"
 PASSWORD_ENV = "INTERESTGRAPH_NEO4J_PASSWORD"
 DEFAULT_USER = "neo4j"
 
@@ -197,6 +198,20 @@ class LocalNeo4j:
             raise LocalNeo4jError(f"Building the Neo4j launcher with Maven failed:\n{tail}")
         return build_dir / "target"
 
+    def _java_command(self, main_class: str, heap: str, *args: str) -> list[str]:
+        """``java … MAIN_CLASS ARGS`` on the launcher's classpath, after checking Java 17+."""
+        java = shutil.which("java")
+        if java is None:
+            raise LocalNeo4jError(
+                "Java is not on PATH; the local Neo4j needs Java 17 or newer "
+                "(apt-get install openjdk-17-jre-headless), or use NEO4J_URI."
+            )
+        if _java_major_version(java) < 17:
+            raise LocalNeo4jError(f"{java} is older than Java 17, which Neo4j 5.26 needs.")
+        target = self.build()
+        classpath = f"{target / 'local-neo4j-1.0.0.jar'}{os.pathsep}{target / 'lib' / '*'}"
+        return [java, f"-Xmx{heap}", *NEO4J_JVM_FLAGS, "-cp", classpath, main_class, *args]
+
     # -- state ------------------------------------------------------------------------------
     def _read_state(self) -> LocalState | None:
         if not self.state_file.exists():
@@ -265,37 +280,18 @@ class LocalNeo4j:
         running = self.running_state()
         if running is not None:
             return running, False
-        java = shutil.which("java")
-        if java is None:
-            raise LocalNeo4jError(
-                "Java is not on PATH; the local Neo4j needs Java 17 or newer "
-                "(apt-get install openjdk-17-jre-headless), or use NEO4J_URI."
-            )
-        if _java_major_version(java) < 17:
-            raise LocalNeo4jError(f"{java} is older than Java 17, which Neo4j 5.26 needs.")
         if port is not None and not _port_free(port):
             raise LocalNeo4jError(
                 f"Port {port} on 127.0.0.1 is already in use; choose another with --port, "
                 "or leave --port out to take a free one."
             )
-        target = self.build()
         data_dir = Path(data_dir or self.home / "neo4j").resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         port = port or _free_port()
         secret = self._credentials(data_dir, password)
         log_path = data_dir / "logs" / "launcher.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        classpath = f"{target / 'local-neo4j-1.0.0.jar'}{os.pathsep}{target / 'lib' / '*'}"
-        command = [
-            java,
-            f"-Xmx{heap}",
-            *NEO4J_JVM_FLAGS,
-            "-cp",
-            classpath,
-            MAIN_CLASS,
-            str(data_dir),
-            str(port),
-        ]
+        command = self._java_command(MAIN_CLASS, heap, str(data_dir), str(port))
         log_offset = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
@@ -376,3 +372,71 @@ class LocalNeo4j:
                 time.sleep(0.1)
         self.state_file.unlink(missing_ok=True)
         return {"status": "stopped", "was_running": True, "forced": forced, "pid": state.pid}
+
+    # -- compaction -------------------------------------------------------------------------
+    def compact(self, data_dir: Path | None = None, heap: str = "2g") -> dict[str, object]:
+        """Rewrite the store from the live graph only, so deleted records leave the disk.
+
+        Neo4j keeps the bytes of deleted nodes and properties in its store files and
+        transaction logs; an erasure that must reach the disk needs a store written afresh
+        (``neo4j-admin database copy`` does that, in Enterprise Edition only). The launcher's
+        ``CompactStore`` copies nodes, relationships, properties and schema into a staging home
+        beside the data folder; only once it has finished does the staging ``data/`` replace
+        the live one. A running Neo4j is stopped first and started again on the same port.
+        Resumable: a run killed while copying starts the copy again (the live store is
+        untouched); one killed while swapping finishes the swap.
+        """
+        started = time.perf_counter()
+        running = self.running_state()
+        data_dir = Path(running.data_dir if running else data_dir or self.home / "neo4j")
+        staging = data_dir.with_name(data_dir.name + ".compacting")
+        retired = data_dir.with_name(data_dir.name + ".old-data")
+        done_marker = staging / "COMPLETE.json"
+        if not (data_dir / "data").is_dir() and not done_marker.exists():
+            raise LocalNeo4jError(f"No local Neo4j store at {data_dir / 'data'} to compact.")
+        size_before = _folder_bytes(data_dir / "data")
+        if running is not None:
+            self.stop()
+        if not done_marker.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            done_marker.with_suffix(".tmp").write_text(self._run_compactor(data_dir, staging, heap))
+            done_marker.with_suffix(".tmp").replace(done_marker)
+        counts = json.loads(done_marker.read_text())
+        live, fresh = data_dir / "data", staging / "data"
+        if fresh.exists():
+            if live.exists():
+                shutil.rmtree(retired, ignore_errors=True)  # left by an earlier compaction
+                live.rename(retired)
+            fresh.rename(live)
+        shutil.rmtree(retired, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        report: dict[str, object] = {
+            "compacted": True,
+            **counts,
+            "store_bytes_before": size_before,
+            "store_bytes_after": _folder_bytes(live),
+        }
+        if running is not None:
+            self.start(data_dir, running.port)
+            report["restarted"] = True
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return report
+
+    def _run_compactor(self, data_dir: Path, staging: Path, heap: str) -> str:
+        """Run ``CompactStore`` (the store must be closed); returns its JSON line of counts."""
+        command = self._java_command(COMPACT_CLASS, heap, str(data_dir), str(staging))
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines or not lines[-1].startswith("{"):
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise LocalNeo4jError(
+                f"Compacting the store at {data_dir} failed (the live store is untouched; "
+                f"run it again):\n{tail}"
+            )
+        return lines[-1]
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Total size of the files under ``folder`` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

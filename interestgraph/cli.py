@@ -97,6 +97,20 @@ def db_status(as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
+@db_app.command("compact")
+def db_compact(
+    heap: Annotated[str, typer.Option(help="JVM max heap for the copy.")] = "2g",
+    as_json: JsonFlag = False,
+) -> None:
+    """Rewrite the local Neo4j's store from the live graph only (stopping and restarting it), so
+    the bytes of deleted records leave its store files and transaction logs."""
+    try:
+        report = LocalNeo4j(Settings().home).compact(heap=heap)
+    except GraphDBError as e:
+        raise fail(str(e), as_json) from None
+    emit(report, as_json)
+
+
 # -- graph ------------------------------------------------------------------------------------
 @app.command()
 def query(
@@ -313,6 +327,14 @@ def forget_user_command(
             help="Also delete every snapshot and checkpoint under the home that holds the user.",
         ),
     ] = False,
+    compact_store: Annotated[
+        bool,
+        typer.Option(
+            "--compact-store",
+            help="Then rewrite the local Neo4j's store from the live graph (`db compact`), so "
+            "the deleted records' bytes leave its files and logs; stops and restarts it.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Erase a user: their node and every edge (interactions, tags, interests, friendships,
@@ -322,8 +344,16 @@ def forget_user_command(
     from interestgraph.privacy_job import forget_user
 
     settings = Settings()
+    if compact_store and settings.neo4j_uri:
+        raise fail(
+            "--compact-store rewrites the local Neo4j's store, but NEO4J_URI points at another "
+            "server: compact that one offline (neo4j-admin database copy in Enterprise Edition, "
+            "or a dump of the live graph reloaded into a fresh database)",
+            as_json,
+        )
+    compact = LocalNeo4j(settings.home).compact if compact_store else None
     with graph(as_json) as (driver, database):
-        report = forget_user(driver, database, settings.home, user_id, purge_artefacts)
+        report = forget_user(driver, database, settings.home, user_id, purge_artefacts, compact)
     emit(report, as_json)
 
 

@@ -3,17 +3,21 @@ artefacts, and write an erasure record that holds no personal data.
 
 Order and resumption: the graph goes first (one transaction: the node, every relationship
 touching it, the tag counts it supported), then co-occurrence is recomputed, then the caches,
-then the artefacts. Every step is idempotent and looks for what is left rather than trusting a
-previous run, so a run killed half-way is finished by running the command again.
+then the artefacts, then (asked) the local Neo4j's store is rewritten from the live graph so the
+deleted records' bytes leave its files and logs. Every step is idempotent and looks for what is
+left rather than trusting a previous run, so a run killed half-way is finished by running the
+command again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +35,17 @@ MIN_SEARCHABLE_ID = 6
 
 
 def forget_user(
-    driver: Driver, database: str | None, home: Path, user_id: str, purge_artefacts: bool
+    driver: Driver,
+    database: str | None,
+    home: Path,
+    user_id: str,
+    purge_artefacts: bool,
+    compact_store: Callable[[], dict[str, object]] | None = None,
 ) -> dict[str, Any]:
     """Erase ``user_id`` (see the module docstring); the report lists what was removed, the
-    artefacts that still hold the user (deleted with ``purge_artefacts``) and any other file
-    under ``home`` (the Neo4j store aside) whose bytes still contain the id."""
+    artefacts that still hold the user (deleted with ``purge_artefacts``) and any file under
+    ``home``, the local Neo4j's store included, whose bytes still contain the id.
+    ``compact_store`` (``LocalNeo4j.compact``) runs last; the driver is not used after it."""
     started = time.perf_counter()
     graph = forget_user_in_graph(driver, user_id, database)
     report: dict[str, Any] = {
@@ -54,6 +64,8 @@ def forget_user(
             _remove_folder(home, Path(artefact["path"]))
     report["artefacts"] = found
     report["artefacts_purged"] = purge_artefacts
+    if compact_store is not None:
+        report["store_compaction"] = compact_store()
     report["files_still_mentioning"] = files_mentioning(home, user_id)
     report["seconds"] = round(time.perf_counter() - started, 3)
     _record(home, report)
@@ -83,11 +95,11 @@ def _clean_caches(
     return deleted
 
 
-def _walk(home: Path) -> Any:
-    """``os.walk`` over ``home`` without the Neo4j store (see the README's erasure notes)."""
+def _walk(home: Path, with_store: bool = False) -> Any:
+    """``os.walk`` over ``home``; artefacts are never looked for in the Neo4j store."""
     for root, dirs, files in os.walk(home):
-        if Path(root) == home:
-            dirs[:] = [d for d in dirs if d != "neo4j"]
+        if Path(root) == home and not with_store:
+            dirs[:] = [d for d in dirs if not d.startswith("neo4j")]
         yield Path(root), dirs, files
 
 
@@ -108,18 +120,27 @@ def artefacts_mentioning(home: Path, user_id: str) -> list[dict[str, str]]:
 
 
 def files_mentioning(home: Path, user_id: str) -> list[str] | None:
-    """Files under ``home`` (the Neo4j store aside) whose bytes contain the id; ``None`` when
-    the id is too short for the search to mean anything."""
+    """Files under ``home`` (the local Neo4j's store and logs included) whose bytes contain
+    the id; ``None`` when the id is too short for the search to mean anything."""
     needle = user_id.encode()
     if len(needle) < MIN_SEARCHABLE_ID:
         return None
     hits = []
-    for root, _, files in _walk(home):
+    for root, _, files in _walk(home, with_store=True):
         for name in files:
             path = root / name
-            if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+            if path.is_file() and not path.is_symlink() and _contains(path, needle):
                 hits.append(str(path))
     return sorted(hits)
+
+
+def _contains(path: Path, needle: bytes) -> bool:
+    """Whether the file's bytes contain ``needle``, mapped rather than read (store files run
+    to gigabytes)."""
+    if path.stat().st_size < len(needle):
+        return False
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return mapped.find(needle) != -1
 
 
 def _remove_folder(home: Path, folder: Path) -> None:

@@ -80,3 +80,27 @@ def test_nothing_listening_is_a_clear_error() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(Exception, match="does not answer"):
         open_driver(Neo4jTarget(f"bolt://127.0.0.1:{port}", "neo4j", "password1"))
+
+
+def test_compaction_killed_while_swapping_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    # The state a kill between the two renames leaves: the copy complete in the staging home,
+    # the old data moved aside, no live data. The next run finishes the swap without copying.
+    data_dir = tmp_path / "neo4j"
+    data_dir.mkdir()
+    staging, retired = tmp_path / "neo4j.compacting", tmp_path / "neo4j.old-data"
+    (staging / "data" / "databases").mkdir(parents=True)
+    (staging / "data" / "databases" / "copied").write_text("live graph only")
+    (staging / "COMPLETE.json").write_text('{"nodes": 3, "relationships": 2}')
+    retired.mkdir()
+    (retired / "old").write_text("deleted records")
+
+    report = LocalNeo4j(tmp_path).compact(data_dir=data_dir)
+
+    assert (report["nodes"], report["relationships"]) == (3, 2)
+    assert (data_dir / "data" / "databases" / "copied").read_text() == "live graph only"
+    assert not staging.exists() and not retired.exists()
+
+
+def test_compacting_without_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LocalNeo4jError, match="No local Neo4j store at"):
+        LocalNeo4j(tmp_path).compact()
