@@ -165,6 +165,7 @@ def _record(home: Path, report: dict[str, Any]) -> None:
         "cache_rows_deleted": report["cache_rows_deleted"],
         "artefacts": len(report["artefacts"]),
         "artefacts_purged": report["artefacts_purged"],
+        "store_compacted": "store_compaction" in report,
     }
     home.mkdir(parents=True, exist_ok=True)
     with open(home / "erasures.jsonl", "a", encoding="utf-8") as out:

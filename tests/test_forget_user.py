@@ -166,6 +166,8 @@ def test_compact_store_removes_the_users_bytes_from_neo4j(
                 data = path.read_bytes()
                 assert UNPACKED.encode() not in data and b"Target Person" not in data, path
         assert not (home / "neo4j.compacting").exists() and not (home / "neo4j.old-data").exists()
+        record = json.loads((home / "erasures.jsonl").read_text().splitlines()[-1])
+        assert record["store_compacted"] is True
 
         driver = open_driver(resolve_target(home))  # same port, same password, same graph
         counts = driver.execute_query(
