@@ -43,15 +43,22 @@ RETURN cid AS candidate, path
 
 
 def _similar_users(last: str, label: str) -> str:
-    """user -INTERACTED-> item <-INTERACTED- other user -``last``-> candidate (a ``label``)."""
+    """user -INTERACTED-> item <-INTERACTED- other user -``last``-> candidate (a ``label``).
+
+    The user's side (their ``$scan`` rarest items and those items' other users) and the
+    candidates' side (the candidates' users) are expanded once each and hash-joined on the
+    other user; collecting the rare items first keeps the join out of a per-item loop, which
+    would expand every candidate's users once per rare item (2× slower for items, 8× for
+    interests on movielens-small, same paths)."""
     return f"""
-MATCH (u:User {{id: $user}})-[r:INTERACTED]->(i:Item)
-WITH u, i, r, COUNT {{ (i)<-[:INTERACTED]-() }} AS i_fan
-ORDER BY i_fan, i.id LIMIT $scan
-MATCH (i)<-[:INTERACTED]-(v:User) WHERE v <> u
-WITH i, r, i_fan, v, COUNT {{ (v)-[:{last}]->() }} AS v_fan
-UNWIND $candidates AS cid
-MATCH (v)-[:{last}]->(c:{label} {{id: cid}})
+MATCH (u:User {{id: $user}})-[:INTERACTED]->(rare:Item)
+WITH u, rare ORDER BY COUNT {{ (rare)<-[:INTERACTED]-() }}, rare.id LIMIT $scan
+WITH u, collect(rare) AS rare
+MATCH (u)-[r:INTERACTED]->(i:Item)<-[:INTERACTED]-(v:User)-[:{last}]->(c:{label})
+USING JOIN ON v
+WHERE i IN rare AND v <> u AND c.id IN $candidates
+WITH c.id AS cid, i, r, v, COUNT {{ (i)<-[:INTERACTED]-() }} AS i_fan,
+     COUNT {{ (v)-[:{last}]->() }} AS v_fan
 WITH cid, 1.0 / (log(2 + i_fan) * log(2 + v_fan)) AS score, r.weight AS user_weight,
      {{key: i.id + '|' + v.id, nodes: [$user, i.id, v.id, cid],
       names: [null, i.title, v.name, null],
