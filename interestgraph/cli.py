@@ -526,10 +526,14 @@ def demo(
             ours = done["metrics"]["user_item"]["recall@20"]
             base = {n: m["user_item"]["recall@20"] for n, m in done["baselines"].items()}
             chosen = done["training"]["ours"]["chosen_variant"]
+            validation = {
+                variant: values["user_item"]
+                for variant, values in done["training"]["ours"]["validation_recall@20"].items()
+            }
             console.print(
-                f"Trained {done['model']} on {done['device']} (variants chosen on validation: "
-                f"{chosen}): test Recall@20 {ours} (baselines {base}); refitted on every edge "
-                f"into {done['checkpoint']}",
+                f"Trained {done['model']} on {done['device']}: validation Recall@20 (user→item) "
+                f"by variant {validation}, chosen per target {chosen}; test Recall@20 {ours} "
+                f"(baselines {base}); refitted on every edge into {done['checkpoint']}",
                 highlight=False,
             )
             console.print(
