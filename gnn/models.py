@@ -245,3 +245,46 @@ def _interest_profile(graph: Graph, users: Tensor) -> Tensor:
         )
     profile = torch.nn.functional.normalize(profile * idf, dim=-1)
     return torch.sparse.mm(item_interests, profile.T).T
+
+
+class ContentMix(nn.Module):
+    """Our model's scores mixed, per target, with the ``content`` baseline's.
+
+    Why: where ids carry little (a cold item, a new user, an artist known only by its name), the
+    direct text similarity of a candidate to what the user engaged with can rank better than the
+    model's projection of text into the collaborative space, and the two err differently. Each
+    row of both is standardised over the candidates (the scales are unrelated), then
+    ``weight × model + (1 − weight) × content``; a weight of 1 is the model alone, bit for bit.
+    The weights are chosen on validation (:func:`training.experiment.choose_content_mix`).
+    The content side reads the graph handed to :meth:`embed`, so a graph extended with a new
+    user scores that user's profile too.
+    """
+
+    def __init__(self, model: nn.Module, weights: dict[str, float]):
+        super().__init__()
+        self.model = model
+        self.weights = dict(weights)
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.model.targets)
+
+    def embed(self, graph: Graph) -> dict[str, object]:
+        return {"model": self.model.embed(graph), "graph": graph}
+
+    def matrix(self, emb: dict[str, object], target: str, src: Tensor) -> Tensor:
+        ours = self.model.matrix(emb["model"], target, src)
+        weight = self.weights.get(target, 1.0)
+        if weight >= 1.0:
+            return ours
+        graph = emb["graph"]
+        assert isinstance(graph, Graph)
+        content = StaticScorer("content", graph).matrix(graph.x, target, src)
+        return weight * _standardised(ours.float()) + (1.0 - weight) * _standardised(content)
+
+
+def _standardised(rows: Tensor) -> Tensor:
+    """Each row minus its mean over the candidates, over its standard deviation (a constant
+    row, such as a user with no training items under ``content``, becomes zeros)."""
+    centred = rows - rows.mean(dim=1, keepdim=True)
+    return centred / rows.std(dim=1, keepdim=True).clamp_min(1e-6)

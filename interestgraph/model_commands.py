@@ -14,7 +14,7 @@ from features.encoder import DEFAULT_MODEL
 from interestgraph.common import JsonFlag, graph, reported
 from interestgraph.output import emit, fail, table
 from interestgraph.settings import Settings
-from training.choices import BASELINES, MODES, VARIANTS
+from training.choices import BASELINES, MIX_MIN_USERS, MODES, VARIANTS
 
 SnapshotOpt = Annotated[
     Path | None,
@@ -42,6 +42,14 @@ CheckpointOpt = Annotated[Path, typer.Option(help="Checkpoint folder from `train
 BaselinesOpt = Annotated[str, typer.Option(help=f"Comma list of {', '.join(BASELINES)}, or none.")]
 TextModelOpt = Annotated[
     str, typer.Option(help="Encoder for user and item texts (the snapshot's).")
+]
+MixMinUsersOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Validation users a target needs before its content weight is chosen (fewer: "
+        "ours alone).",
+    ),
 ]
 DistributedOpt = Annotated[
     bool,
@@ -179,6 +187,16 @@ def train(
         Path | None,
         typer.Option(help="Write the exact user→item split (LightGCN text and RecBole files)."),
     ] = None,
+    content_mix: Annotated[
+        bool,
+        typer.Option(
+            "--content-mix/--no-content-mix",
+            help="Per target, mix ours with the content baseline (the user's items' mean text · "
+            "the candidate's text) at the weight validation chooses among 1.0 (ours alone), "
+            "0.8 … 0.2.",
+        ),
+    ] = True,
+    content_mix_min_users: MixMinUsersOpt = MIX_MIN_USERS,
     device: DeviceOpt = "auto",
     text_model: TextModelOpt = DEFAULT_MODEL,
     out: Annotated[
@@ -231,6 +249,7 @@ def train(
             tuple(_seeds(seeds, seed, as_json)),
             refit,
             save_split,
+            content_mix_min_users if content_mix else None,
         )
         job = TrainJob(
             snapshot or settings.home / "snapshot",
@@ -312,6 +331,14 @@ def evaluate(
     checkpoint: CheckpointOpt,
     snapshot: SnapshotOpt = None,
     baselines: BaselinesOpt = ",".join(BASELINES),
+    content_mix: Annotated[
+        bool,
+        typer.Option(
+            help="Choose the weight against the content baseline afresh on the checkpoint's "
+            "validation edges (as `train --content-mix` does) instead of the stored one."
+        ),
+    ] = False,
+    content_mix_min_users: MixMinUsersOpt = MIX_MIN_USERS,
     device: DeviceOpt = "auto",
     text_model: TextModelOpt = DEFAULT_MODEL,
     as_json: JsonFlag = False,
@@ -322,7 +349,8 @@ def evaluate(
     chosen = _baselines(baselines, as_json)
     with reported(as_json):
         payload = evaluate_checkpoint(
-            *_checkpoint_job(checkpoint, snapshot, device, text_model, chosen)
+            *_checkpoint_job(checkpoint, snapshot, device, text_model, chosen),
+            content_mix_min_users if content_mix else None,
         )
     emit(payload, as_json, lambda c: _render_metrics(c, payload))
 

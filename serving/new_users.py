@@ -122,14 +122,13 @@ def _load_state(checkpoint_path: Path, text_model: str, device: str) -> dict[str
     from features.encoder import load_encoder
     from training.batch_predict import production_graph
     from training.checkpoint import check_snapshot, load_checkpoint
-    from training.experiment import load_trained
     from training.jobs import open_snapshot
 
     checkpoint = load_checkpoint(checkpoint_path)
     snapshot = open_snapshot(checkpoint.snapshot_path)
     check_snapshot(checkpoint, snapshot, checkpoint.snapshot_path)
     graph, _ = production_graph(checkpoint, snapshot)
-    model = load_trained(checkpoint.target_configs, graph, checkpoint.state).eval()
+    model = checkpoint.scorer(graph).eval()
     encoder = load_encoder(text_model, device)
     if encoder.model_id != snapshot.manifest.get("embedding_model"):
         raise ScorerUnavailable(

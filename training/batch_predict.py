@@ -46,7 +46,6 @@ from graphdb.snapshot import Snapshot
 from training.checkpoint import Checkpoint
 from training.context import derive_context
 from training.data import build_graph, context_edges, target_edges, training_pairs
-from training.experiment import load_trained
 from training.scoring import known_links, top_k
 
 #: --targets name → model target
@@ -198,7 +197,7 @@ def load_scorer(
     ``ValueError`` when the checkpoint has no model for a requested target."""
     graph, pairs = production_graph(checkpoint, snapshot)
     graph = graph.to(device)
-    model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+    model = checkpoint.scorer(graph)
     missing = [t for t in targets if PREDICTION_TARGETS[t] not in model.targets]
     if missing:
         rest = ",".join(t for t in targets if t not in missing)

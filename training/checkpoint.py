@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from gnn.graph import Graph
 from graphdb.files import atomic_folder, read_or_raise
 from graphdb.snapshot import NODE_TYPES, Snapshot
-from training.experiment import ModelConfig
+from training.experiment import ModelConfig, load_trained, with_content_mix
 
 FORMAT_VERSION = 2
 
@@ -55,6 +56,18 @@ class Checkpoint:
             t: replace(ModelConfig.from_dict(c), backend="pyg")
             for t, c in self.info["target_models"].items()
         }
+
+    @property
+    def content_mix(self) -> dict[str, float]:
+        """Target → weight of the model against the content baseline chosen on validation
+        (``train --content-mix``); empty for the model alone."""
+        return {t: float(w) for t, w in self.info.get("content_mix", {}).items()}
+
+    def scorer(self, graph: Graph) -> nn.Module:
+        """The trained model on ``graph``, mixed with the content baseline as chosen: what
+        ``evaluate``, ``fairness``, ``predict`` and the server rank with."""
+        model = load_trained(self.target_configs, graph, self.state)
+        return with_content_mix(model, self.content_mix)
 
     @property
     def uses_interests(self) -> bool:

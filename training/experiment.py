@@ -17,6 +17,7 @@ from torch import nn
 from gnn.encoders import HeteroEncoder
 from gnn.graph import TARGETS, Graph
 from gnn.models import (
+    ContentMix,
     LightGCNBaseline,
     LinkPredictor,
     PerTargetModel,
@@ -28,6 +29,7 @@ from training.choices import (
     BASELINES,
     INTEREST_BASELINES,
     LEARNED_BASELINES,
+    MIX_MIN_USERS,
     STATIC_BASELINES,
     VARIANTS,
 )
@@ -51,6 +53,10 @@ from training.splits import (
     per_user_holdout,
     restrict_cold_user_interests,
 )
+
+#: weights of our model against the content baseline that ``--content-mix`` tries on validation
+#: (1.0: the model alone; never 0, which would ship the baseline under our name)
+CONTENT_WEIGHTS = (1.0, 0.8, 0.6, 0.4, 0.2)
 
 
 @dataclass
@@ -352,15 +358,61 @@ class OursResult:
     best_epoch: dict[str, int]
     validation: dict[str, dict[str, float]]
     fits: dict[str, dict[str, Any]]
+    #: target → weight of the model against the content baseline (:class:`ContentMix`), and
+    #: the validation Recall@20 of every weight tried; empty when no mix was chosen
+    content_mix: dict[str, float] = field(default_factory=dict)
+    validation_by_mix: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def scorer(self) -> nn.Module:
+        """The model as it ranks: mixed with the content baseline where validation chose so."""
+        return with_content_mix(self.model, self.content_mix)
 
     def summary(self) -> dict[str, Any]:
-        return {
+        summary = {
             "chosen_variant": self.chosen,
             "best_epoch": self.best_epoch,
             "validation_recall@20": self.validation,
             "variants": self.fits,
             "seconds": round(sum(f["seconds"] for f in self.fits.values()), 3),
         }
+        if self.content_mix:
+            summary["content_mix"] = self.content_mix
+            summary["validation_recall@20_by_content_weight"] = self.validation_by_mix
+        return summary
+
+
+def with_content_mix(model: nn.Module, weights: dict[str, float]) -> nn.Module:
+    """``model`` wrapped in :class:`ContentMix` when some target mixes in content, else as is."""
+    return ContentMix(model, weights) if any(w < 1.0 for w in weights.values()) else model
+
+
+def choose_content_mix(
+    model: nn.Module,
+    graph: Graph,
+    prepared: Prepared,
+    device: torch.device,
+    seed: int = 0,
+    min_users: int = MIX_MIN_USERS,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per target, the weight of :data:`CONTENT_WEIGHTS` whose mix ranks best on validation
+    (Recall@20; ties go to the heavier model weight, so 1.0, the model alone, wins a tie), and
+    every weight's figure (weight → target → Recall@20). A target with fewer than
+    ``min_users`` validation users keeps 1.0 untried."""
+    every = ranking_tasks(prepared, graph, "val")
+    tasks = {t: task for t, task in every.items() if len(task.users) >= min_users}
+    if not tasks:
+        return dict.fromkeys(every, 1.0), {}
+    figures: dict[str, dict[str, float]] = {}
+    for weight in CONTENT_WEIGHTS:
+        mixed = ContentMix(model, dict.fromkeys(tasks, weight))
+        scores = validation_scores(evaluate_model(mixed, graph, tasks, device, seed, full=False))
+        figures[str(weight)] = {t: round(v, 5) for t, v in scores.items()}
+    chosen = dict.fromkeys(every, 1.0)
+    for target in tasks:
+        best = max(figures[str(w)].get(target, 0.0) for w in CONTENT_WEIGHTS)
+        chosen[target] = next(w for w in CONTENT_WEIGHTS if figures[str(w)].get(target) == best)
+    return chosen, figures
 
 
 def train_variants(
@@ -370,9 +422,12 @@ def train_variants(
     seed: int = 0,
     variants: tuple[str, ...] = tuple(VARIANTS),
     progress: bool = True,
+    content_mix: int | None = None,
 ) -> OursResult:
     """Train each variant of ``config`` and keep, per target, the one with the best validation
-    Recall@20 (ties go to the earlier variant in ``variants``)."""
+    Recall@20 (ties go to the earlier variant in ``variants``); with ``content_mix`` (the
+    validation users a target needs, see :data:`MIX_MIN_USERS`), then choose each target's
+    weight against the content baseline on validation too."""
     graph = graph_for(prepared, config).to(device)
     models: dict[str, nn.Module] = {}
     chosen: dict[str, str] = {}
@@ -394,7 +449,12 @@ def train_variants(
                 chosen[target], configs[target] = variant, variant_cfg
                 epochs[target] = result.best_epoch[target]
                 models[target] = trained.models[target]
-    return OursResult(PerTargetModel(models), graph, chosen, configs, epochs, validation, fits)
+    ours = OursResult(PerTargetModel(models), graph, chosen, configs, epochs, validation, fits)
+    if content_mix is not None:
+        ours.content_mix, ours.validation_by_mix = choose_content_mix(
+            ours.model, graph, prepared, device, seed, content_mix
+        )
+    return ours
 
 
 def refit(
@@ -428,9 +488,11 @@ def run_experiment(
     train_ours: bool = True,
     baseline_configs: dict[str, ModelConfig] | None = None,
     variants: tuple[str, ...] = tuple(VARIANTS),
+    content_mix: int | None = None,
 ) -> tuple[dict[str, Any], OursResult | None]:
-    """Train ours (choosing among ``variants`` on validation) and the baselines, evaluate all on
-    test: (metrics JSON, our model's result). A baseline runs with ``config`` unless
+    """Train ours (choosing among ``variants``, and with ``content_mix`` its weight against the
+    content baseline, on validation: see :func:`train_variants`) and the baselines, evaluate all
+    on test: (metrics JSON, our model's result). A baseline runs with ``config`` unless
     ``baseline_configs`` has its own (tuned) one."""
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
@@ -450,8 +512,8 @@ def run_experiment(
 
     ours = None
     if train_ours:
-        ours = train_variants(prepared, config, device, seed, variants, progress)
-        payload["metrics"] = tested(ours.model, ours.graph)
+        ours = train_variants(prepared, config, device, seed, variants, progress, content_mix)
+        payload["metrics"] = tested(ours.scorer, ours.graph)
         payload["training"]["ours"] = ours.summary()
     for name in baselines:
         if name in INTEREST_BASELINES and "interest" not in config_graph_types(prepared, config):

@@ -35,13 +35,14 @@ from training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from training.choices import BASELINES, LEARNED_BASELINES, VARIANTS
+from training.choices import BASELINES, LEARNED_BASELINES, MIX_MIN_USERS, VARIANTS
 from training.data import TextEncoderFn
 from training.distributed import current, joined, primary_first
 from training.errors import JobError
 from training.experiment import (
     ModelConfig,
     Prepared,
+    choose_content_mix,
     evaluate_model,
     graph_for,
     load_trained,
@@ -50,6 +51,7 @@ from training.experiment import (
     refit,
     run_experiment,
     train_model,
+    with_content_mix,
 )
 from training.fairness import (
     activity_groups,
@@ -100,6 +102,9 @@ class TrainSpec:
     seeds: tuple[int, ...] = (0,)
     refit: bool = False
     save_split: Path | None = None
+    #: choose each target's weight against the content baseline on validation (ContentMix)
+    #: where it has at least this many validation users; None: the model alone
+    content_mix: int | None = MIX_MIN_USERS
 
 
 def torch_device(device: str) -> torch.device:
@@ -355,6 +360,7 @@ def train_and_save(
             spec.baselines,
             baseline_configs=spec.baseline_configs,
             variants=spec.variants,
+            content_mix=spec.content_mix,
         )
 
     try:
@@ -383,6 +389,7 @@ def train_and_save(
         "split": prepared.split.mode if prepared.split else "all",
         "seed": seed,
         "fit": ours.summary(),
+        "content_mix": ours.content_mix,
         "refit": refit_with is not None,
         "dataset": prepared.dataset,
         "baseline_configs": {n: c.to_dict() for n, c in spec.baseline_configs.items()},
@@ -430,12 +437,21 @@ def evaluate(
     baselines: tuple[str, ...],
     device: torch.device,
     encode: TextEncoderFn,
+    content_mix: int | None = None,
 ) -> dict[str, Any]:
-    """A checkpoint on its split's test edges, baselines retrained on the same split."""
+    """A checkpoint on its split's test edges, baselines retrained on the same split; with
+    ``content_mix`` (validation users a target needs), its weight against the content baseline
+    chosen afresh on the split's validation edges first (the checkpoint is not changed)."""
     prepared, seed = _checkpoint_split(checkpoint, snapshot, encode)
     info = checkpoint.info
     graph = graph_for(prepared, checkpoint.config).to(device)
-    model = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+    model = checkpoint.scorer(graph)
+    mix: dict[str, Any] = {"weights": checkpoint.content_mix}
+    if content_mix is not None:
+        alone = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+        weights, figures = choose_content_mix(alone, graph, prepared, device, seed, content_mix)
+        model = with_content_mix(alone, weights)
+        mix = {"weights": weights, "validation_recall@20_by_content_weight": figures}
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -444,6 +460,7 @@ def evaluate(
         "metrics": evaluate_model(
             model, graph, ranking_tasks(prepared, graph, "test"), device, seed
         ),
+        "content_mix": mix,
         "baselines": {},
         "checkpoint": str(checkpoint.folder),
     }
@@ -510,7 +527,7 @@ def fairness_report(
             "items": item_report(ranked, task, item_groups),
         }
 
-    ours = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+    ours = checkpoint.scorer(graph)
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,

@@ -8,7 +8,7 @@ import torch
 
 from gnn.encoders import CONVS, HeteroEncoder
 from gnn.graph import Graph
-from gnn.models import LightGCNBaseline, LinkPredictor, StaticScorer
+from gnn.models import ContentMix, LightGCNBaseline, LinkPredictor, PerTargetModel, StaticScorer
 
 
 def _graph() -> Graph:
@@ -130,3 +130,25 @@ def test_cold_items_need_propagation_with_features() -> None:
         HeteroEncoder(
             graph.num_nodes, 8, list(graph.edge_index), dim=8, conv="sage", cold_items=0.2
         )
+
+
+def test_content_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below() -> None:
+    torch.manual_seed(0)
+    graph = _graph()
+    model = PerTargetModel(
+        {"user_item": LinkPredictor(HeteroEncoder(graph.num_nodes, 8, list(graph.edge_index)), 64)}
+    )
+    users = torch.tensor([0, 1, 2])
+    ours = model.matrix(model.embed(graph), "user_item", users)
+    alone = ContentMix(model, {"user_item": 1.0})
+    assert torch.equal(alone.matrix(alone.embed(graph), "user_item", users), ours)
+
+    mixed = ContentMix(model, {"user_item": 0.6})
+    content = StaticScorer("content", graph).matrix(graph.x, "user_item", users)
+
+    def z(rows: torch.Tensor) -> torch.Tensor:
+        return (rows - rows.mean(1, keepdim=True)) / rows.std(1, keepdim=True)
+
+    expected = 0.6 * z(ours) + 0.4 * z(content)
+    assert torch.allclose(mixed.matrix(mixed.embed(graph), "user_item", users), expected)
+    assert mixed.targets == ["user_item"]

@@ -320,12 +320,12 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
     )
 
 
-def test_predict_scores_untrained_items_from_text_alone(
+def test_item_cold_scores_untrained_items_from_text_and_mixes_content_by_validation(
     small_graph: Path, snapshot_dir: Path
 ) -> None:
     from training.batch_predict import production_graph
     from training.checkpoint import load_checkpoint
-    from training.experiment import load_trained
+    from training.experiment import CONTENT_WEIGHTS, load_trained
 
     folder = small_graph / "ckpt-cold"
     code, payload = _json(
@@ -338,12 +338,26 @@ def test_predict_scores_untrained_items_from_text_alone(
             "full",
             "--baselines",
             "content",
+            "--content-mix-min-users",
+            "1",  # the small graph's few validation users still choose
             "--out",
             str(folder),
         ]
     )
     assert code == 0, payload
     assert "content" in payload["baselines"]
+    # the weight against the content baseline: the best on validation, ties to the model
+    ours = payload["training"]["ours"]
+    by_weight = ours["validation_recall@20_by_content_weight"]
+    assert set(by_weight) == {str(w) for w in CONTENT_WEIGHTS}
+    for target, weight in ours["content_mix"].items():
+        best = max(figures[target] for figures in by_weight.values())
+        assert by_weight[str(weight)][target] == best
+        assert all(by_weight[str(w)][target] < best for w in CONTENT_WEIGHTS if w > weight)
+    assert load_checkpoint(folder).content_mix == ours["content_mix"]
+    code, again = _json(["evaluate", "--checkpoint", str(folder), "--baselines", "none"])
+    assert code == 0 and again["metrics"] == payload["metrics"]  # the stored mix, re-applied
+    assert again["content_mix"]["weights"] == ours["content_mix"]
     cold = payload["split_summary"]["cold_items"]
     ckpt = load_checkpoint(folder)
     untrained = ~ckpt.trained_nodes["item"]
@@ -360,7 +374,11 @@ def test_predict_scores_untrained_items_from_text_alone(
             table = network.encoder.ids["item"].weight
             table[torch.from_numpy(untrained)] = torch.randn(int(untrained.sum()), table.shape[1])
         after = model.matrix(model.embed(graph), "user_item", users)
+        scorer = ckpt.scorer(graph)  # what predict and the server rank with: the mix as chosen
+        mixed = scorer.matrix(scorer.embed(graph), "user_item", users)
     assert torch.allclose(before, after)
+    assert mixed.shape == before.shape and bool(torch.isfinite(mixed).all())
+    assert torch.equal(mixed, after) == (ckpt.content_mix.get("user_item", 1.0) == 1.0)
 
 
 def test_seeds_report_spread_and_refit_trains_on_every_edge(
