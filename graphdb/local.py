@@ -397,12 +397,33 @@ class LocalNeo4j:
         size_before = _folder_bytes(data_dir / "data")
         if running is not None:
             self.stop()
+        try:
+            counts = self._copy_and_swap(data_dir, staging, retired, done_marker, heap)
+        finally:  # a failed copy leaves the old store: serve it again as it was
+            if running is not None:
+                self.start(data_dir, running.port)
+        report: dict[str, object] = {
+            "compacted": True,
+            **counts,
+            "store_bytes_before": size_before,
+            "store_bytes_after": _folder_bytes(data_dir / "data"),
+        }
+        if running is not None:
+            report["restarted"] = True
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        return report
+
+    def _copy_and_swap(
+        self, data_dir: Path, staging: Path, retired: Path, done_marker: Path, heap: str
+    ) -> dict[str, object]:
+        """Copy the live graph into ``staging`` unless a finished copy is there, then put its
+        ``data/`` in place of the old one; returns the copy's counts."""
         if not done_marker.exists():
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             done_marker.with_suffix(".tmp").write_text(self._run_compactor(data_dir, staging, heap))
             done_marker.with_suffix(".tmp").replace(done_marker)
-        counts = json.loads(done_marker.read_text())
+        counts: dict[str, object] = json.loads(done_marker.read_text())
         live, fresh = data_dir / "data", staging / "data"
         if fresh.exists():
             if live.exists():
@@ -411,17 +432,7 @@ class LocalNeo4j:
             fresh.rename(live)
         shutil.rmtree(retired, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-        report: dict[str, object] = {
-            "compacted": True,
-            **counts,
-            "store_bytes_before": size_before,
-            "store_bytes_after": _folder_bytes(live),
-        }
-        if running is not None:
-            self.start(data_dir, running.port)
-            report["restarted"] = True
-        report["seconds"] = round(time.perf_counter() - started, 3)
-        return report
+        return counts
 
     def _run_compactor(self, data_dir: Path, staging: Path, heap: str) -> str:
         """Run ``CompactStore`` (the store must be closed); returns its JSON line of counts."""
