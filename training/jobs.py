@@ -445,9 +445,10 @@ def evaluate(
     prepared, seed = _checkpoint_split(checkpoint, snapshot, encode)
     info = checkpoint.info
     graph = graph_for(prepared, checkpoint.config).to(device)
-    model = checkpoint.scorer(graph)
-    mix: dict[str, Any] = {"weights": checkpoint.content_mix}
-    if content_mix is not None:
+    if content_mix is None:
+        model = checkpoint.scorer(graph)
+        mix: dict[str, Any] = {"weights": checkpoint.content_mix}
+    else:
         alone = load_trained(checkpoint.target_configs, graph, checkpoint.state)
         weights, figures = choose_content_mix(alone, graph, prepared, device, seed, content_mix)
         model = with_content_mix(alone, weights)

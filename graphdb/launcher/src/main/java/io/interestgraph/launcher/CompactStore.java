@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
@@ -67,24 +69,17 @@ public final class CompactStore {
   @SuppressWarnings("deprecation")
   private static Map<Long, Long> copyNodes(GraphDatabaseService source, GraphDatabaseService target) {
     Map<Long, Long> ids = new HashMap<>();
-    try (Transaction read = source.beginTx()) {
-      Transaction write = target.beginTx();
-      int pending = 0;
-      for (Node node : read.getAllNodes()) {
-        List<Label> labels = new ArrayList<>();
-        node.getLabels().forEach(labels::add);
-        Node copy = write.createNode(labels.toArray(new Label[0]));
-        node.getAllProperties().forEach(copy::setProperty);
-        ids.put(node.getId(), copy.getId());
-        if (++pending == BATCH) {
-          write.commit();
-          write = target.beginTx();
-          pending = 0;
-        }
-      }
-      write.commit();
-      read.commit();
-    }
+    copyInBatches(
+        source,
+        target,
+        Transaction::getAllNodes,
+        (node, write) -> {
+          List<Label> labels = new ArrayList<>();
+          node.getLabels().forEach(labels::add);
+          Node copy = write.createNode(labels.toArray(new Label[0]));
+          node.getAllProperties().forEach(copy::setProperty);
+          ids.put(node.getId(), copy.getId());
+        });
     return ids;
   }
 
@@ -92,21 +87,37 @@ public final class CompactStore {
   @SuppressWarnings("deprecation")
   private static long copyRelationships(
       GraphDatabaseService source, GraphDatabaseService target, Map<Long, Long> nodeIds) {
+    return copyInBatches(
+        source,
+        target,
+        Transaction::getAllRelationships,
+        (rel, write) -> {
+          Node start = write.getNodeById(nodeIds.get(rel.getStartNodeId()));
+          Node end = write.getNodeById(nodeIds.get(rel.getEndNodeId()));
+          Relationship copy =
+              start.createRelationshipTo(end, RelationshipType.withName(rel.getType().name()));
+          rel.getAllProperties().forEach(copy::setProperty);
+        });
+  }
+
+  /**
+   * Reads every record of one kind in one source transaction and writes each copy into the
+   * target, committing every {@link #BATCH} copies so no write transaction grows with the graph.
+   * Returns how many were copied.
+   */
+  private static <T> long copyInBatches(
+      GraphDatabaseService source,
+      GraphDatabaseService target,
+      Function<Transaction, Iterable<T>> records,
+      BiConsumer<T, Transaction> copy) {
     long copied = 0;
     try (Transaction read = source.beginTx()) {
       Transaction write = target.beginTx();
-      int pending = 0;
-      for (Relationship rel : read.getAllRelationships()) {
-        Node start = write.getNodeById(nodeIds.get(rel.getStartNodeId()));
-        Node end = write.getNodeById(nodeIds.get(rel.getEndNodeId()));
-        Relationship copy =
-            start.createRelationshipTo(end, RelationshipType.withName(rel.getType().name()));
-        rel.getAllProperties().forEach(copy::setProperty);
-        copied++;
-        if (++pending == BATCH) {
+      for (T record : records.apply(read)) {
+        copy.accept(record, write);
+        if (++copied % BATCH == 0) {
           write.commit();
           write = target.beginTx();
-          pending = 0;
         }
       }
       write.commit();
