@@ -2,12 +2,15 @@
 open-loop load generator in its own process, with the bare Bolt lookup as the floor.
 
     python benchmarks/bench_serving.py [--rates 50,100,200] [--seconds 30] [--workers 1]
+                                       [--kept-answers 4096]
 
 Needs a graph with a current prediction run (``make demo``, or INTERESTGRAPH_HOME / NEO4J_URI
 pointing at one). Steps, all in one run so the ratios compare like with like:
 
 1. fidelity: every user's top 10 items and interests with ``explain=true``; the share of
-   served recommendations with at least one explanation path, per target;
+   served recommendations with at least one explanation path, per target (this pass also
+   fills the answers the service keeps while the graph does not change, so the steps below
+   measure a warm service; ``--kept-answers 0`` measures one that re-reads every answer);
 2. for each rate and for ``explain=false`` / ``explain=true``: requests sent at fixed times
    (open loop: a slow answer does not slow the sender, and latency counts from the planned send
    time, so queueing shows up instead of hiding) for ``--seconds``; p50, p99, achieved
@@ -178,6 +181,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fidelity-users", type=int, default=0, help="0 = every user")
+    parser.add_argument(
+        "--kept-answers", type=int, default=4096, help="serve --kept-answers (0: none kept)"
+    )
     args = parser.parse_args()
 
     from graphdb.connection import open_driver
@@ -202,7 +208,11 @@ def main() -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [*SERVE, "--port", str(port), "--workers", str(args.workers)],
+        [
+            *SERVE,
+            *("--port", str(port), "--workers", str(args.workers)),
+            *("--kept-answers", str(args.kept_answers)),
+        ],
         env=os.environ.copy(),
         stderr=subprocess.DEVNULL,
     )
@@ -217,6 +227,7 @@ def main() -> None:
         report: dict[str, Any] = {
             "users": len(users),
             "workers": args.workers,
+            "kept_answers": args.kept_answers,
             "cpus": os.cpu_count(),
             "seconds_per_step": args.seconds,
             "fidelity": fidelity(base, key, sample),

@@ -54,6 +54,7 @@ def app_from_environment():  # -> FastAPI, typed loosely so the CLI need not imp
             checkpoint=Path(options["checkpoint"]) if options.get("checkpoint") else None,
             text_model=options.get("text_model", DEFAULT_MODEL),
             timeout=float(options.get("timeout", 5.0)),
+            kept_answers=int(options.get("kept_answers", 4096)),
             erase=erase,
         )
     )
@@ -71,6 +72,14 @@ def serve(
     timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds a lookup may wait for Neo4j before 503.")
     ] = 5.0,
+    kept_answers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Recommendation answers each worker keeps while the graph does not change "
+            "(re-served after one empty read confirms it; 0: none).",
+        ),
+    ] = 4096,
     create_key: Annotated[
         bool, typer.Option("--create-key", help="Print a new API key once, store its hash, exit.")
     ] = False,
@@ -128,6 +137,7 @@ def serve(
         "checkpoint": str(checkpoint) if checkpoint else None,
         "text_model": text_model,
         "timeout": timeout,
+        "kept_answers": kept_answers,
         "no_auth": no_auth,
     }
     os.environ[OPTIONS_ENV] = json.dumps(options)

@@ -66,6 +66,8 @@ class ServingConfig:
     text_model: str = "packaged:all-MiniLM-L6-v2"
     timeout: float = 5.0
     max_body_bytes: int = 64 * 1024
+    #: recommendation answers each worker keeps while the graph does not change (0: none)
+    kept_answers: int = 4096
     #: the erasure ``DELETE /v1/users/{id}`` runs (driver, database, user id, purge artefacts),
     #: given by the composition root; ``None``: the endpoint answers 503
     erase: Callable[[Driver, str | None, str, bool], dict[str, Any]] | None = None
@@ -142,7 +144,9 @@ def create_app(config: ServingConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         driver = open_serving_driver(config.neo4j, config.timeout)
         outer = state.get("lookups")  # a lifespan nested in another (test clients) restores it
-        state["lookups"] = Lookups(driver, config.neo4j.database, config.timeout)
+        state["lookups"] = Lookups(
+            driver, config.neo4j.database, config.timeout, config.kept_answers
+        )
         try:
             yield
         finally:
@@ -242,6 +246,7 @@ def create_app(config: ServingConfig) -> FastAPI:
         dependencies=[Auth],
         tags=["lookups"],
         responses=LOOKUP_ERRORS,
+        response_model=Recommendations,
     )
     def recommendations(
         user_id: Id,
@@ -249,10 +254,11 @@ def create_app(config: ServingConfig) -> FastAPI:
         k: K = 10,
         explain: bool = False,
         paths: Paths = 3,
-    ) -> Recommendations:
+    ) -> Response:
         """The current run's top ``k`` items or interests for a user, ranked, optionally with
         the graph paths that explain each one."""
-        return lookups().recommendations(user_id, target, k, explain, paths)
+        answer = lookups().recommendations_json(user_id, target, k, explain, paths)
+        return Response(answer, media_type="application/json")
 
     @app.get(
         "/v1/users/{user_id}/interests",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from graphdb.explanations import decode_paths, existing_relationships, explanati
 from graphdb.predictions import CURRENT_RUN
 from graphdb.schema import Label
 from graphdb.vectors import similar_nodes_in
+from serving.answers import AnswerCache, State
 from serving.explanations import best_explanations, without_first_hop
 from serving.schemas import (
     Adopter,
@@ -180,6 +181,10 @@ def _still_there(
     }
 
 
+def _nothing(tx: ManagedTransaction) -> None:
+    """An empty transaction: its bookmark says which state the database is at."""
+
+
 class Lookups:
     """Lookups over one driver (owned by the caller: one per worker process). They never
     change the graph: the one write transaction, a new user's provisional node for its
@@ -189,12 +194,21 @@ class Lookups:
         driver: an open driver.
         database: the database to read (``None``: the server's default).
         timeout: seconds a lookup's transaction may take before Neo4j aborts it.
+        kept_answers: how many encoded recommendation answers to keep while the graph does not
+            change (:mod:`serving.answers`); 0 keeps none.
     """
 
-    def __init__(self, driver: Driver, database: str | None = None, timeout: float = 5.0):
+    def __init__(
+        self,
+        driver: Driver,
+        database: str | None = None,
+        timeout: float = 5.0,
+        kept_answers: int = 0,
+    ):
         self.driver = driver
         self.database = database
         self.timeout = timeout
+        self._answers = AnswerCache(kept_answers)
 
     # -- plumbing ----------------------------------------------------------------------------
     @contextmanager
@@ -211,12 +225,37 @@ class Lookups:
         except DriverError as e:
             raise Unavailable(f"Neo4j driver: {e}") from e
 
-    def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
+    def _read_at(self, work: Callable[[ManagedTransaction], T]) -> tuple[T, State]:
+        """``work``'s result and the database state its transaction ended at."""
         with (
             self._neo4j_down_is_unavailable(),
             self.driver.session(database=self.database, default_access_mode="READ") as s,
         ):
-            return s.execute_read(unit_of_work(timeout=self.timeout)(work))
+            value = s.execute_read(unit_of_work(timeout=self.timeout)(work))
+            state = frozenset(s.last_bookmarks().raw_values)
+        self._answers.observe(state)
+        return value, state
+
+    def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
+        return self._read_at(work)[0]
+
+    def _kept_or_read(
+        self, key: Hashable, work: Callable[[ManagedTransaction], Recommendations]
+    ) -> bytes:
+        """``work``'s answer as JSON: the kept one while the database is at the state it was
+        read at (one empty transaction tells), else read now, and kept when no write could
+        have slipped in while it was read (see :mod:`serving.answers`)."""
+        kept = self._answers.get(key)
+        if kept is not None:
+            _, now = self._read_at(_nothing)
+            if now == kept[0]:
+                return kept[1]
+        before = self._answers.latest
+        value, after = self._read_at(work)
+        answer = value.model_dump_json().encode()
+        if before == after:
+            self._answers.put(key, after, answer)
+        return answer
 
     @staticmethod
     def _current_run(tx: ManagedTransaction) -> RunInfo | None:
@@ -263,7 +302,21 @@ class Lookups:
         self, user: str, target: str, k: int, explain: bool, paths: int = 3
     ) -> Recommendations:
         """The current run's top ``k`` for ``user``, optionally with explanations."""
+        return self._read(self._recommendations(user, target, k, explain, paths))
 
+    def recommendations_json(
+        self, user: str, target: str, k: int, explain: bool, paths: int = 3
+    ) -> bytes:
+        """:meth:`recommendations` encoded as JSON, kept while the graph does not change
+        (what the API serves: asked again, an explained answer costs one empty round trip)."""
+        return self._kept_or_read(
+            ("recommendations", user, target, k, explain, paths),
+            self._recommendations(user, target, k, explain, paths),
+        )
+
+    def _recommendations(
+        self, user: str, target: str, k: int, explain: bool, paths: int
+    ) -> Callable[[ManagedTransaction], Recommendations]:
         def work(tx: ManagedTransaction) -> Recommendations:
             record = tx.run(PREDICTIONS[target], user=user, k=k).single()
             if record is None or not record["found"]:
@@ -292,7 +345,7 @@ class Lookups:
                 ],
             )
 
-        return self._read(work)
+        return work
 
     @staticmethod
     def _verified_paths(
