@@ -229,6 +229,11 @@ def ranking_tasks(prepared: Prepared, graph: Graph, part: str) -> dict[str, Rank
         n_dst = graph.num_nodes[dst_type]
         train_pairs = prepared.pairs[target]
         item_pairs = prepared.pairs["user_item"]
+        carried = (
+            carried_interests(item_pairs, prepared.context.has_interest)
+            if target == "user_interest"
+            else None
+        )
         tasks[target] = RankingTask(
             users=np.unique(held[0]),
             truth=held,
@@ -239,8 +244,18 @@ def ranking_tasks(prepared: Prepared, graph: Graph, part: str) -> dict[str, Rank
             user_train_count=np.bincount(item_pairs[0], minlength=graph.num_nodes[src_type]),
             num_users=graph.num_nodes[src_type],
             embeddings=prepared.features[dst_type],
+            carried=carried,
         )
     return tasks
+
+
+def carried_interests(user_items: np.ndarray, item_interests: pd.DataFrame) -> np.ndarray:
+    """``[2, C]`` (user, interest) pairs that some training item of the user carries, over the
+    split's own item→interest edges: what an expanded interest is measured against."""
+    joined = pd.DataFrame({"user": user_items[0], "src": user_items[1]}).merge(
+        item_interests[["src", "dst"]], on="src"
+    )
+    return joined[["user", "dst"]].drop_duplicates().to_numpy(dtype=np.int64).T
 
 
 @torch.no_grad()

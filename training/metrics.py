@@ -10,6 +10,12 @@ candidates) and intra-list diversity (mean pairwise cosine distance of their LLM
 ``slices`` repeat Recall@20 and NDCG@20 for users grouped by training-interaction count and for
 candidates grouped by popularity (head = most popular candidates holding 50% of training edges,
 torso = next 30%, tail = the rest, untouched candidates included).
+
+Interest expansion (a task with ``carried``: the interests each user's training items carry):
+``beyond_items@10``, the share of the top 10 that none of the user's items carries (what the
+list adds to what the items already say), and ``beyond_items_recall@10``, Recall@10 over the
+held-out interests none of the user's items carries (users with at least one), where the
+"interests of the user's items" baseline scores nothing by construction.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class RankingTask:
     user_train_count: np.ndarray  # per user
     num_users: int
     embeddings: np.ndarray | None  # candidate LLM embeddings, for diversity
+    carried: np.ndarray | None = None  # [2, C] (user, candidate) pairs the user's items carry
 
 
 @dataclass
@@ -65,6 +72,7 @@ def rank_users(
     generator = torch.Generator(device="cpu").manual_seed(seed)
     truth_rows = _group(task.truth, task.users)
     exclude_rows = _group(task.exclude, task.users)
+    carried_rows = _group(task.carried, task.users) if task.carried is not None else None
     allowed = torch.ones(task.num_candidates, dtype=torch.bool, device=device)
     if task.candidates is not None:
         allowed[:] = False
@@ -93,6 +101,17 @@ def rank_users(
         for k in KS:
             _append(per_user, f"mrr@{k}", torch.where(rank <= k, 1.0 / rank, 0.0))
         _append(per_user, "auc", _auc(scores, truth, excluded, generator))
+        if carried_rows is not None:
+            carried = _dense(carried_rows, users, task.num_candidates, device)
+            _append(per_user, "beyond_items@10", (~carried.gather(1, top[:, :10])).float().mean(1))
+            beyond = truth & ~carried
+            n_beyond = beyond.sum(1).float()
+            beyond_hits = beyond.gather(1, top[:, :10]).float().sum(1)
+            _append(
+                per_user,
+                "beyond_items_recall@10",
+                torch.where(n_beyond > 0, beyond_hits / n_beyond.clamp(min=1), torch.nan),
+            )
         if slices:
             for name_index, _name in enumerate(ITEM_SLICES):
                 in_slice = truth & (item_slice == name_index)
@@ -131,6 +150,9 @@ def evaluate_ranking(
         for k in [f"{m}@{k}" for m in ("recall", "ndcg", "hit", "mrr") for k in KS] + ["mrr", "auc"]
     }
     result.update(_beyond_accuracy(ranked.tops, task))
+    for key in ("beyond_items@10", "beyond_items_recall@10"):
+        if key in values:
+            result[key] = mean_of(values[key])
     result["users"] = len(task.users)
     if slices:
         result["slices"] = _slices(values, task)

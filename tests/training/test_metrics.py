@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 
+from training.experiment import carried_interests
 from training.metrics import RankingTask, evaluate_ranking
 
 
@@ -88,3 +90,26 @@ def test_auc_negatives_are_distinct_and_never_relevant_or_excluded() -> None:
     result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
     eligible_below = sum(1 for c in range(11, 24))  # 11..23, excluded 24 left out
     assert abs(result["auc"] - eligible_below / 21) < 1e-4
+
+
+def test_interest_expansion_counts_what_the_users_items_do_not_carry() -> None:
+    scores = torch.arange(25, 0, -1, dtype=torch.float).repeat(2, 1)  # ranking 0, 1, 2, ...
+    # user 0: held out {1, 3}, its items carry 0-4; user 1: held out {2, 12}, its items carry 2
+    task = _task([(0, 1), (0, 3), (1, 2), (1, 12)], exclude=[])
+    task.carried = np.array([(0, c) for c in range(5)] + [(1, 2)]).T
+    result = evaluate_ranking(task, lambda users: scores[users], torch.device("cpu"))
+    # top 10 = 0..9 for both: user 0's items carry 5 of them, user 1's one
+    assert abs(result["beyond_items@10"] - (0.5 + 0.9) / 2) < 1e-6
+    # only user 1 has a held-out interest its items do not carry (12), outside its top 10
+    assert result["beyond_items_recall@10"] == 0.0
+    plain = evaluate_ranking(
+        _task([(0, 1)], exclude=[]), lambda users: scores[users], torch.device("cpu")
+    )
+    assert "beyond_items@10" not in plain
+
+
+def test_carried_interests_join_users_items_to_their_interests() -> None:
+    user_items = np.array([[0, 0, 1], [10, 11, 11]])
+    item_interests = pd.DataFrame({"src": [10, 11, 11, 12], "dst": [5, 5, 6, 7]})
+    pairs = {tuple(p) for p in carried_interests(user_items, item_interests).T.tolist()}
+    assert pairs == {(0, 5), (0, 6), (1, 5), (1, 6)}
