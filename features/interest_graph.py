@@ -30,6 +30,7 @@ def cooccurrence_top_n(
             torch.from_numpy(pairs[::-1].copy()),
             torch.ones(pairs.shape[1]),
             (num_interests, num_holders),
+            check_invariants=False,
         )
         .coalesce()
         .to_sparse_csr()

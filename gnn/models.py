@@ -213,6 +213,7 @@ def _rows_of(graph: Graph, relation: str, users: Tensor, width: int) -> Tensor:
         torch.stack([position[index[0][keep]], index[1][keep]]),
         torch.ones(int(keep.sum()), device=users.device),
         (len(users), width),
+        check_invariants=False,
     ).coalesce()
 
 
@@ -226,6 +227,7 @@ def _item_interests(graph: Graph) -> Tensor:
         index,
         torch.ones(index.shape[1], device=index.device),
         (graph.num_nodes["item"], graph.num_nodes["interest"]),
+        check_invariants=False,
     ).coalesce()
 
 

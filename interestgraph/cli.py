@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +49,11 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
+    )
+    # PyG 2.8 still applies torch.jit.script at import, which recent torch flags as deprecated:
+    # a notice for PyG's maintainers that every training command would otherwise print
+    warnings.filterwarnings(
+        "ignore", message="`torch.jit.script` is deprecated", category=FutureWarning
     )
 
 
