@@ -7,6 +7,9 @@
 # `python benchmarks/spread_table.py OUT/train-s*.json`.
 #
 #   bash benchmarks/tuned_against_tuned.sh SNAPSHOT SEED OUT
+#
+# INTERESTGRAPH names the CLI to run (default .venv/bin/interestgraph); INTERESTGRAPH_HOME is
+# where the final run writes its checkpoint and finds the embedding cache, as for any command.
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 SNAPSHOT SEED OUT" >&2; exit 2; }
 snapshot=$1 seed=$2 out=$3
