@@ -4,7 +4,10 @@ A snapshot, checkpoint or split folder is a symlink to a versioned sibling
 (``.NAME.ig-xxxxxxxx``). A new version is written completely into a fresh sibling, then the link is
 switched with one ``rename`` of a new link over it, which POSIX makes atomic: a reader, or a
 process killed at any instant, sees the whole old version or the whole new one, never neither
-and never half. Old versions and folders left by killed writers are removed after the switch.
+and never half. Old versions and folders left by killed writers are removed after the switch;
+a staging folder or link whose writer (named by the pid in its name) is still running on this
+host is left alone, so two jobs writing the same folder at once (two ``train`` runs in one home)
+never delete each other's half-written version: the last to switch wins, whole.
 A ``NAME`` that is still a real folder (written before this scheme) is moved aside first: the
 one moment without a ``NAME`` happens once per folder, on its first rewrite.
 """
@@ -36,7 +39,9 @@ def atomic_folder(folder: Path) -> Iterator[Path]:
     error it is deleted and ``folder`` is untouched."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=_version_prefix(folder), dir=folder.parent))
+    staging = Path(
+        tempfile.mkdtemp(prefix=f"{_version_prefix(folder)}{os.getpid()}-", dir=folder.parent)
+    )
     try:
         yield staging
         reach("folder.before_switch")
@@ -58,11 +63,33 @@ def _switch(folder: Path, version: Path) -> None:
     os.replace(link, folder)
 
 
+def _writer_pid(sibling: Path, prefix: str) -> int | None:
+    """The pid in a staging folder's (``PID-xxxx``) or link's (``link-PID``) name; None for
+    names without one (versions written before pids were recorded)."""
+    rest = sibling.name[len(prefix) :]
+    field = rest.removeprefix("link-") if rest.startswith("link-") else rest.split("-", 1)[0]
+    return int(field) if field.isdigit() else None
+
+
+def _another_live_writer(pid: int | None) -> bool:
+    """Whether ``pid`` is a running process other than this one (signal 0 checks, sends nothing)."""
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 def _remove_other_versions(folder: Path, current: Path) -> None:
     """Delete siblings ``.NAME.ig-*`` that ``folder`` no longer points at (old versions, staging
-    folders of killed writers, stale links)."""
-    for sibling in folder.parent.glob(f"{_version_prefix(folder)}*"):
-        if sibling.name == current.name:
+    folders of killed writers, stale links), except what a writer still running is using."""
+    prefix = _version_prefix(folder)
+    for sibling in folder.parent.glob(f"{prefix}*"):
+        if sibling.name == current.name or _another_live_writer(_writer_pid(sibling, prefix)):
             continue
         if sibling.is_symlink() or sibling.is_file():
             sibling.unlink(missing_ok=True)

@@ -60,6 +60,27 @@ def test_folder_left_by_a_killed_writer_is_cleaned_by_the_next(tmp_path: Path) -
     assert names == sorted([".snap.v2.ig-other", "snap", target.resolve().name])
 
 
+def test_a_concurrent_writers_staging_survives_another_writers_switch(tmp_path: Path) -> None:
+    target = tmp_path / "checkpoint"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # what a second `train` in the same home holds while it writes
+        staging = tmp_path / f".checkpoint.ig-{other.pid}-k2x9"
+        staging.mkdir()
+        (staging / "model.pt").write_text("half written")
+        link = tmp_path / f".checkpoint.ig-link-{other.pid}"
+        link.symlink_to(staging.name, target_is_directory=True)
+        with atomic_folder(target) as mine:
+            (mine / "v").write_text("1")
+        assert (staging / "model.pt").read_text() == "half written" and link.is_symlink()
+    finally:
+        other.kill()
+        other.wait()
+    with atomic_folder(target) as mine:  # its writer is gone: now it is debris
+        (mine / "v").write_text("2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["checkpoint", mine.name])
+
+
 def _tiny_snapshot() -> Snapshot:
     nodes = {
         "user": pd.DataFrame({"id": ["u1"], "name": ["u1"], "profile": [None]}),
