@@ -10,9 +10,10 @@ on users nobody tuned on, loaded the way a new user loads their own data:
     python benchmarks/dslabs_movielens.py --out build/dslabs-movielens
     interestgraph ingest csv --data-dir build/dslabs-movielens
 
-Files written: ``interactions.csv`` (user_id, item_id, rating, ts: every rating, as the
-MovieLens loader keeps them), ``items.csv`` (item_id, title as ``"Title (year)"``) and
-``item_interests.csv`` (item_id, interest, kind=genre).
+Files written: ``interactions.csv`` (user_id, item_id, rating, ts: every rating is an
+interaction, as the MovieLens loader keeps them; ``weight`` is left at the format's default 1,
+as a user who only has ratings would leave it), ``items.csv`` (item_id, title as
+``"Title (year)"``) and ``item_interests.csv`` (item_id, interest, kind=genre).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """Folders replaced all at once and files read back with errors that name them.
 
 A snapshot, checkpoint or split folder is a symlink to a versioned sibling
-(``.NAME.ig-xxxxxxxx``). A new version is written completely into a fresh sibling, then the link is
-switched with one ``rename`` of a new link over it, which POSIX makes atomic: a reader, or a
-process killed at any instant, sees the whole old version or the whole new one, never neither
-and never half. Old versions and folders left by killed writers are removed after the switch;
-a staging folder or link whose writer (named by the pid in its name) is still running on this
-host is left alone, so two jobs writing the same folder at once (two ``train`` runs in one home)
-never delete each other's half-written version: the last to switch wins, whole.
-A ``NAME`` that is still a real folder (written before this scheme) is moved aside first: the
-one moment without a ``NAME`` happens once per folder, on its first rewrite.
+(``.NAME.ig-PID-xxxxxxxx``, PID its writer's). A new version is written completely into a fresh
+sibling, then the link is switched with one ``rename`` of a new link over it, which POSIX makes
+atomic: a reader, or a process killed at any instant, sees the whole old version or the whole
+new one, never neither and never half. Old versions and folders left by killed writers are
+removed after the switch; a staging folder or link whose writer (the pid in its name) is still
+running on this host is left alone, so two jobs writing the same folder at once (two ``train``
+runs in one home) never delete each other's half-written version: the last to switch wins,
+whole. A ``NAME`` that is still a real folder (written before this scheme) is moved aside
+first: the one moment without a ``NAME`` happens once per folder, on its first rewrite.
 """
 
 from __future__ import annotations
