@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from graphdb.failpoints import reach
+from graphdb.processes import pid_running
 
 T = TypeVar("T")
 
@@ -72,16 +73,8 @@ def _writer_pid(sibling: Path, prefix: str) -> int | None:
 
 
 def _another_live_writer(pid: int | None) -> bool:
-    """Whether ``pid`` is a running process other than this one (signal 0 checks, sends nothing)."""
-    if pid is None or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
+    """Whether ``pid`` is a running process other than this one."""
+    return pid is not None and pid != os.getpid() and pid_running(pid)
 
 
 def _remove_other_versions(folder: Path, current: Path) -> None:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from graphdb.errors import LocalNeo4jError
+from graphdb.processes import pid_running
 
 LAUNCHER_SOURCES = Path(__file__).parent / "launcher"
 MAIN_CLASS = "io.interestgraph.launcher.LocalNeo4j"
@@ -84,12 +85,8 @@ def _pid_alive(pid: int) -> bool:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_running(pid):
         return False
-    except PermissionError:
-        return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

@@ -26,6 +26,7 @@ from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError
 
 from graphdb.errors import GraphDBError
+from graphdb.processes import pid_running
 
 CLAIM = """
 MERGE (l:JobLock {id: $name})
@@ -63,16 +64,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class JobLock:
     """A held lock: its name and owner token, for :meth:`assert_held`."""
 
@@ -101,9 +92,8 @@ class JobLock:
             holder = tx.run(CLAIM, now=_now(), **params).single(strict=True).data()
             if holder["owner"] == self.owner:
                 return None
-            dead = (holder["host"] == host and _pid_gone(int(holder["pid"]))) or holder[
-                "silent"
-            ] >= stale_seconds
+            gone = holder["host"] == host and not pid_running(int(holder["pid"]))
+            dead = gone or holder["silent"] >= stale_seconds
             if not dead:
                 return holder
             tx.run(TAKE_OVER, now=_now(), **params).consume()
