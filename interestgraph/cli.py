@@ -531,7 +531,10 @@ def demo(
             done, run = payload["train"], payload["predict"]
             ours = done["metrics"]["user_item"]["recall@20"]
             base = {n: m["user_item"]["recall@20"] for n, m in done["baselines"].items()}
-            chosen = done["training"]["ours"]["chosen_variant"]
+            chosen = {
+                **done["training"]["ours"]["chosen_variant"],
+                **{t: "+".join(m) for t, m in done["training"]["ours"].get("ensemble", {}).items()},
+            }
             validation = {
                 variant: values["user_item"]
                 for variant, values in done["training"]["ours"]["validation_recall@20"].items()

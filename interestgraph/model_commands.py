@@ -197,6 +197,14 @@ def train(
         ),
     ] = True,
     content_mix_min_users: MixMinUsersOpt = MIX_MIN_USERS,
+    ensemble: Annotated[
+        bool,
+        typer.Option(
+            "--ensemble/--no-ensemble",
+            help="Per target, let validation choose an ensemble of the best few variants "
+            "(standardised scores averaged) over the best one alone.",
+        ),
+    ] = True,
     device: DeviceOpt = "auto",
     text_model: TextModelOpt = DEFAULT_MODEL,
     out: Annotated[
@@ -250,6 +258,7 @@ def train(
             refit,
             save_split,
             content_mix_min_users if content_mix else None,
+            ensemble,
         )
         job = TrainJob(
             snapshot or settings.home / "snapshot",

@@ -65,12 +65,15 @@ HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@20")
 
 def run_summary(checkpoint: Checkpoint) -> dict[str, Any]:
     """What a prediction run records about its model, without the training history: the
-    dataset and split, and per target the variant validation chose, its validation Recall@20
-    and, where the checkpoint's ``metrics.json`` has them, its test figures and the best
-    baseline's (the headline a reader of the run needs to judge it)."""
+    dataset and split, and per target the variant validation chose (``a+b+c`` for an
+    ensemble of variants), its validation Recall@20 and, where the checkpoint's
+    ``metrics.json`` has them, its test figures and the best baseline's (the headline a reader
+    of the run needs to judge it)."""
     fit = checkpoint.info.get("fit", {})
     chosen = fit.get("chosen_variant", {})
     validation = fit.get("validation_recall@20", {})
+    ensembles = fit.get("ensemble", {})
+    by_size = fit.get("validation_recall@20_by_ensemble_size", {})
     metrics_file = checkpoint.folder / "metrics.json"
     tested = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     targets = {}
@@ -82,9 +85,14 @@ def run_summary(checkpoint: Checkpoint) -> dict[str, Any]:
             if figures.get(target, {}).get("recall@20") is not None
         }
         best = max(baselines, key=baselines.__getitem__) if baselines else None
+        members = ensembles.get(target)
         targets[target] = {
-            "variant": variant,
-            "validation_recall@20": validation.get(variant, {}).get(target),
+            "variant": "+".join(members) if members else variant,
+            "validation_recall@20": (
+                by_size[str(len(members))][target]
+                if members
+                else validation.get(variant, {}).get(target)
+            ),
             "test": {m: ours[m] for m in HEADLINE_METRICS if m in ours},
             "best_baseline": {"name": best, "recall@20": baselines[best]} if best else None,
         }

@@ -3,7 +3,8 @@
 A checkpoint is a folder::
 
     model.pt            state dict of our model (one network per target)
-    config.json         model config, each target's chosen variant config, split, seed,
+    config.json         model config, each target's chosen variant config (and, for a
+                        target that ranks with an ensemble, each member's), split, seed,
                         snapshot hash and path, fit figures, whether it was refitted
     id_maps.json        node type → ids in row order (what row i of each embedding means)
     user_features.npy   the user text embeddings training used (built from training edges)
@@ -58,20 +59,33 @@ class Checkpoint:
         }
 
     @property
+    def ensembles(self) -> dict[str, dict[str, ModelConfig]]:
+        """Target → member variant → configuration, for the targets that rank with an
+        ensemble of variants (``train`` chose it on validation); empty when none does."""
+        return {
+            t: {v: replace(ModelConfig.from_dict(c), backend="pyg") for v, c in members.items()}
+            for t, members in self.info.get("ensembles", {}).items()
+        }
+
+    @property
     def content_mix(self) -> dict[str, float]:
         """Target → weight of the model against the content baseline chosen on validation
         (``train --content-mix``); empty for the model alone."""
         return {t: float(w) for t, w in self.info.get("content_mix", {}).items()}
 
+    def model(self, graph: Graph) -> nn.Module:
+        """The trained networks on ``graph`` (ensembles included), without the content mix."""
+        return load_trained(self.target_configs, graph, self.state, self.ensembles)
+
     def scorer(self, graph: Graph) -> nn.Module:
         """The trained model on ``graph``, mixed with the content baseline as chosen: what
         ``evaluate``, ``fairness``, ``predict`` and the server rank with."""
-        model = load_trained(self.target_configs, graph, self.state)
-        return with_content_mix(model, self.content_mix)
+        return with_content_mix(self.model(graph), self.content_mix)
 
     @property
     def uses_interests(self) -> bool:
-        return any(c.use_interests for c in self.target_configs.values())
+        members = [c for m in self.ensembles.values() for c in m.values()]
+        return any(c.use_interests for c in [*self.target_configs.values(), *members])
 
     @property
     def snapshot_hash(self) -> str:

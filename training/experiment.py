@@ -22,6 +22,7 @@ from gnn.models import (
     LinkPredictor,
     PerTargetModel,
     StaticScorer,
+    VariantEnsemble,
     matrix_factorisation,
 )
 from graphdb.snapshot import Snapshot
@@ -294,28 +295,38 @@ def trained_model(
     configs: dict[str, ModelConfig],
     graph: Graph,
     states: dict[str, dict[str, torch.Tensor]],
+    ensembles: dict[str, dict[str, ModelConfig]] | None = None,
 ) -> PerTargetModel:
     """A :class:`PerTargetModel` of ``name`` with each target's configuration and weights
-    (fresh modules, so the same call rebuilds a checkpoint's model from its state dict)."""
+    (fresh modules, so the same call rebuilds a checkpoint's model from its state dict); a
+    target in ``ensembles`` is a :class:`VariantEnsemble` of those members' configurations."""
     models = {}
     for target, state in states.items():
-        model = build_model(name, configs[target], graph).to(graph.id_mask["user"].device)
+        members = (ensembles or {}).get(target)
+        model = (
+            VariantEnsemble({v: build_model(name, c, graph) for v, c in members.items()})
+            if members
+            else build_model(name, configs[target], graph)
+        ).to(graph.id_mask["user"].device)
         model.load_state_dict(state)
         models[target] = model.eval()
     return PerTargetModel(models)
 
 
 def load_trained(
-    configs: dict[str, ModelConfig], graph: Graph, state: dict[str, torch.Tensor]
+    configs: dict[str, ModelConfig],
+    graph: Graph,
+    state: dict[str, torch.Tensor],
+    ensembles: dict[str, dict[str, ModelConfig]] | None = None,
 ) -> PerTargetModel:
-    """Our model from a checkpoint's state dict (``models.<target>.<parameter>`` keys) and
-    each target's configuration."""
+    """Our model from a checkpoint's state dict (``models.<target>.<parameter>`` keys), each
+    target's configuration and, for an ensemble target, its members' configurations."""
     targets = sorted({key.split(".")[1] for key in state})
     split = {
         t: {k.split(".", 2)[2]: v for k, v in state.items() if k.split(".")[1] == t}
         for t in targets
     }
-    return trained_model("ours", configs, graph, split)
+    return trained_model("ours", configs, graph, split, ensembles)
 
 
 def train_model(
@@ -377,6 +388,11 @@ class OursResult:
     #: the validation Recall@20 of every weight tried; empty when no mix was chosen
     content_mix: dict[str, float] = field(default_factory=dict)
     validation_by_mix: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: target → the variants ranking together (:class:`VariantEnsemble`) where validation chose
+    #: an ensemble over the best single variant, and every ensemble size's validation figure
+    ensembles: dict[str, list[str]] = field(default_factory=dict)
+    validation_by_ensemble: dict[str, dict[str, float]] = field(default_factory=dict)
+    variant_configs: dict[str, ModelConfig] = field(default_factory=dict)
 
     @property
     def scorer(self) -> nn.Module:
@@ -391,10 +407,35 @@ class OursResult:
             "variants": self.fits,
             "seconds": round(sum(f["seconds"] for f in self.fits.values()), 3),
         }
+        if self.validation_by_ensemble:
+            summary["ensemble"] = self.ensembles
+            summary["validation_recall@20_by_ensemble_size"] = self.validation_by_ensemble
         if self.content_mix:
             summary["content_mix"] = self.content_mix
             summary["validation_recall@20_by_content_weight"] = self.validation_by_mix
         return summary
+
+    def members(self) -> dict[str, dict[str, tuple[ModelConfig, int]]]:
+        """Target → each network it ranks with (variant → configuration, best epoch): what
+        :func:`refit` retrains."""
+        out = {}
+        for target, variant in self.chosen.items():
+            names = self.ensembles.get(target, [variant])
+            out[target] = {
+                v: (self.variant_configs.get(v, self.configs[target]), self._epoch(v, target))
+                for v in names
+            }
+        return out
+
+    def ensemble_configs(self) -> dict[str, dict[str, ModelConfig]]:
+        """Target → member → configuration, for the ensemble targets (what a checkpoint
+        stores to rebuild them)."""
+        return {t: {v: self.variant_configs[v] for v in m} for t, m in self.ensembles.items()}
+
+    def _epoch(self, variant: str, target: str) -> int:
+        if variant == self.chosen[target]:
+            return self.best_epoch[target]
+        return int(self.fits[variant]["best_epoch"][target])
 
 
 def with_content_mix(model: nn.Module, weights: dict[str, float]) -> nn.Module:
@@ -430,6 +471,42 @@ def choose_content_mix(
     return chosen, figures
 
 
+def choose_ensemble(
+    trained: dict[str, PerTargetModel],
+    validation: dict[str, dict[str, float]],
+    best: dict[str, float],
+    graph: Graph,
+    prepared: Prepared,
+    device: torch.device,
+    seed: int = 0,
+) -> tuple[dict[str, list[str]], dict[str, dict[str, float]]]:
+    """Per target, the top ``k`` variants by their own validation Recall@20 (``k`` = 2 … all)
+    whose :class:`VariantEnsemble` ranks best on validation, where it beats ``best`` (the best
+    single variant's figure; ties go to fewer networks); and each size's figure (``k`` →
+    target → Recall@20). Only ``k`` is chosen, never weights, so a small validation set has
+    little to overfit."""
+    chosen: dict[str, list[str]] = {}
+    figures: dict[str, dict[str, float]] = {}
+    for target, task in ranking_tasks(prepared, graph, "val").items():
+        ranked = sorted(
+            (v for v in validation if target in validation[v]),
+            key=lambda v: -validation[v][target],
+        )
+        if len(ranked) < 2 or not len(task.users):
+            continue
+        top = best[target]
+        for k in range(2, len(ranked) + 1):
+            ensemble = VariantEnsemble({v: trained[v].models[target] for v in ranked[:k]})
+            metrics = evaluate_model(
+                PerTargetModel({target: ensemble}), graph, {target: task}, device, seed, full=False
+            )
+            value = validation_scores(metrics).get(target, 0.0)
+            figures.setdefault(str(k), {})[target] = round(value, 5)
+            if value > top:
+                top, chosen[target] = value, ranked[:k]
+    return chosen, figures
+
+
 def train_variants(
     prepared: Prepared,
     config: ModelConfig,
@@ -438,12 +515,16 @@ def train_variants(
     variants: tuple[str, ...] = tuple(VARIANTS),
     progress: bool = True,
     content_mix: int | None = None,
+    ensemble: bool = True,
 ) -> OursResult:
     """Train each variant of ``config`` and keep, per target, the one with the best validation
-    Recall@20 (ties go to the earlier variant in ``variants``); with ``content_mix`` (the
-    validation users a target needs, see :data:`MIX_MIN_USERS`), then choose each target's
-    weight against the content baseline on validation too."""
+    Recall@20 (ties go to the earlier variant in ``variants``) or, with ``ensemble``, the
+    ensemble of the best few where validation prefers it (:func:`choose_ensemble`); with
+    ``content_mix`` (the validation users a target needs, see :data:`MIX_MIN_USERS`), then
+    choose each target's weight against the content baseline on validation too."""
     graph = graph_for(prepared, config).to(device)
+    trained_variants: dict[str, PerTargetModel] = {}
+    variant_configs: dict[str, ModelConfig] = {}
     models: dict[str, nn.Module] = {}
     chosen: dict[str, str] = {}
     configs: dict[str, ModelConfig] = {}
@@ -456,6 +537,7 @@ def train_variants(
         trained, _, result = train_model(
             "ours", prepared, variant_cfg, device, seed, progress, graph=graph
         )
+        trained_variants[variant], variant_configs[variant] = trained, variant_cfg
         fits[variant] = result.summary()
         validation[variant] = {t: round(v, 5) for t, v in result.best_values.items()}
         for target, value in result.best_values.items():
@@ -465,6 +547,15 @@ def train_variants(
                 epochs[target] = result.best_epoch[target]
                 models[target] = trained.models[target]
     ours = OursResult(PerTargetModel(models), graph, chosen, configs, epochs, validation, fits)
+    if ensemble:
+        ours.variant_configs = variant_configs
+        ours.ensembles, ours.validation_by_ensemble = choose_ensemble(
+            trained_variants, validation, best, graph, prepared, device, seed
+        )
+        for target, members in ours.ensembles.items():
+            ours.model.models[target] = VariantEnsemble(
+                {v: trained_variants[v].models[target] for v in members}
+            )
     if content_mix is not None:
         ours.content_mix, ours.validation_by_mix = choose_content_mix(
             ours.model, graph, prepared, device, seed, content_mix
@@ -474,22 +565,40 @@ def train_variants(
 
 def refit(
     prepared_all: Prepared,
-    configs: dict[str, ModelConfig],
-    epochs: dict[str, int],
+    members: dict[str, dict[str, tuple[ModelConfig, int]]],
     device: torch.device,
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[PerTargetModel, Graph]:
-    """Retrain on every edge (``prepared_all``: ``prepare(..., "all")``) with each target's
-    chosen configuration for the epochs validation picked: the production model."""
+    """Retrain on every edge (``prepared_all``: ``prepare(..., "all")``) each network a target
+    ranks with (``members``: target → variant → configuration and the epoch validation
+    picked, :meth:`OursResult.members`), one training per variant: the production model."""
+    configs: dict[str, ModelConfig] = {}
+    stop_at: dict[str, dict[str, int]] = {}
+    for target, chosen in members.items():
+        for variant, (config, epoch) in chosen.items():
+            configs[variant] = config
+            stop_at.setdefault(variant, {})[target] = epoch
     graph = graph_for(prepared_all, next(iter(configs.values()))).to(device)
+    trained = {
+        variant: train_model(
+            "ours",
+            prepared_all,
+            configs[variant],
+            device,
+            seed,
+            progress,
+            stop_at=epochs,
+            graph=graph,
+        )[0]
+        for variant, epochs in stop_at.items()
+    }
     models: dict[str, nn.Module] = {}
-    for config in {id(c): c for c in configs.values()}.values():
-        targets = {t: epochs[t] for t, c in configs.items() if c is config}
-        trained, _, _ = train_model(
-            "ours", prepared_all, config, device, seed, progress, stop_at=targets, graph=graph
+    for target, chosen in members.items():
+        networks = {v: trained[v].models[target] for v in chosen}
+        models[target] = (
+            VariantEnsemble(networks) if len(networks) > 1 else next(iter(networks.values()))
         )
-        models.update({t: trained.models[t] for t in targets})
     return PerTargetModel(models), graph
 
 
@@ -504,6 +613,7 @@ def run_experiment(
     baseline_configs: dict[str, ModelConfig] | None = None,
     variants: tuple[str, ...] = tuple(VARIANTS),
     content_mix: int | None = None,
+    ensemble: bool = True,
 ) -> tuple[dict[str, Any], OursResult | None]:
     """Train ours (choosing among ``variants``, and with ``content_mix`` its weight against the
     content baseline, on validation: see :func:`train_variants`) and the baselines, evaluate all
@@ -527,7 +637,9 @@ def run_experiment(
 
     ours = None
     if train_ours:
-        ours = train_variants(prepared, config, device, seed, variants, progress, content_mix)
+        ours = train_variants(
+            prepared, config, device, seed, variants, progress, content_mix, ensemble
+        )
         payload["metrics"] = tested(ours.scorer, ours.graph)
         payload["training"]["ours"] = ours.summary()
     for name in baselines:

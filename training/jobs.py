@@ -45,7 +45,6 @@ from training.experiment import (
     choose_content_mix,
     evaluate_model,
     graph_for,
-    load_trained,
     prepare,
     ranking_tasks,
     refit,
@@ -105,6 +104,8 @@ class TrainSpec:
     #: choose each target's weight against the content baseline on validation (ContentMix)
     #: where it has at least this many validation users; None: the model alone
     content_mix: int | None = MIX_MIN_USERS
+    #: let validation choose an ensemble of the best variants per target (VariantEnsemble)
+    ensemble: bool = True
 
 
 def torch_device(device: str) -> torch.device:
@@ -361,6 +362,7 @@ def train_and_save(
             baseline_configs=spec.baseline_configs,
             variants=spec.variants,
             content_mix=spec.content_mix,
+            ensemble=spec.ensemble,
         )
 
     try:
@@ -376,7 +378,7 @@ def train_and_save(
     if refit_with is not None:
         with primary_first():
             everything = prepare(prepared.snapshot, "all", seed, refit_with)
-        model, graph = refit(everything, ours.configs, ours.best_epoch, device, seed)
+        model, graph = refit(everything, ours.members(), device, seed)
         user_features = everything.user_features
     if not current().primary:
         return {}
@@ -390,6 +392,9 @@ def train_and_save(
         "seed": seed,
         "fit": ours.summary(),
         "content_mix": ours.content_mix,
+        "ensembles": {
+            t: {v: c.to_dict() for v, c in m.items()} for t, m in ours.ensemble_configs().items()
+        },
         "refit": refit_with is not None,
         "dataset": prepared.dataset,
         "baseline_configs": {n: c.to_dict() for n, c in spec.baseline_configs.items()},
@@ -449,7 +454,7 @@ def evaluate(
         model = checkpoint.scorer(graph)
         mix: dict[str, Any] = {"weights": checkpoint.content_mix}
     else:
-        alone = load_trained(checkpoint.target_configs, graph, checkpoint.state)
+        alone = checkpoint.model(graph)
         weights, figures = choose_content_mix(alone, graph, prepared, device, seed, content_mix)
         model = with_content_mix(alone, weights)
         mix = {"weights": weights, "validation_recall@20_by_content_weight": figures}

@@ -8,7 +8,14 @@ import torch
 
 from gnn.encoders import CONVS, HeteroEncoder
 from gnn.graph import Graph
-from gnn.models import ContentMix, LightGCNBaseline, LinkPredictor, PerTargetModel, StaticScorer
+from gnn.models import (
+    ContentMix,
+    LightGCNBaseline,
+    LinkPredictor,
+    PerTargetModel,
+    StaticScorer,
+    VariantEnsemble,
+)
 
 
 def _graph() -> Graph:
@@ -152,3 +159,25 @@ def test_content_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_b
     expected = 0.6 * z(ours) + 0.4 * z(content)
     assert torch.allclose(mixed.matrix(mixed.embed(graph), "user_item", users), expected)
     assert mixed.targets == ["user_item"]
+
+
+def test_an_ensemble_averages_its_members_standardised_rows() -> None:
+    torch.manual_seed(0)
+    graph = _graph()
+    members = {
+        name: LinkPredictor(HeteroEncoder(graph.num_nodes, 8, list(graph.edge_index), dim=8), 8)
+        for name in ("a", "b")
+    }
+    users = torch.tensor([0, 1, 2])
+    rows = {n: m.matrix(m.embed(graph), "user_item", users) for n, m in members.items()}
+
+    def z(rows: torch.Tensor) -> torch.Tensor:
+        return (rows - rows.mean(1, keepdim=True)) / rows.std(1, keepdim=True)
+
+    ensemble = VariantEnsemble(members)
+    scores = ensemble.matrix(ensemble.embed(graph), "user_item", users)
+    assert torch.allclose(scores, (z(rows["a"]) + z(rows["b"])) / 2, atol=1e-6)
+    # one member ranks exactly as it does alone
+    single = VariantEnsemble({"a": members["a"]})
+    alone = single.matrix(single.embed(graph), "user_item", users)
+    assert torch.equal(alone.argsort(dim=1, stable=True), rows["a"].argsort(dim=1, stable=True))

@@ -81,6 +81,12 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
     validation = trained["training"]["ours"]["validation_recall@20"]
     for target, variant in chosen.items():  # the shipped variant is the best on validation
         assert validation[variant][target] == max(v[target] for v in validation.values())
+    # an ensemble of the best variants ships only where it beats the best one on validation
+    by_size = trained["training"]["ours"]["validation_recall@20_by_ensemble_size"]
+    assert set(by_size) == {"2"}  # two variants trained: one ensemble size to try
+    for target, members in trained["training"]["ours"].get("ensemble", {}).items():
+        assert sorted(members) == ["full", "lightgcn"]
+        assert by_size["2"][target] > max(v[target] for v in validation.values())
     slices = trained["metrics"]["user_item"]["slices"]
     users = sum(slices[s]["users"] for s in ("users_le_5", "users_6_20", "users_gt_20"))
     assert users == trained["metrics"]["user_item"]["users"]
@@ -417,6 +423,12 @@ def test_seeds_report_spread_and_refit_trains_on_every_edge(
         "lightgcn",
     }
     ckpt = load_checkpoint(folder)
+    # each target was refitted as the networks validation chose: its ensemble, or one variant
+    first = payload["training"]["per_seed"][0]["ours"]
+    assert ckpt.ensembles.keys() == first.get("ensemble", {}).keys()
+    for target, members in ckpt.ensembles.items():
+        assert list(members) == first["ensemble"][target]
+        assert any(k.startswith(f"models.{target}.members.") for k in ckpt.state)
     snapshot = read_snapshot(snapshot_dir)
     interacted = snapshot.edges["interacted"]
     # refitted on every edge: every user and item with an interaction has a trained id row
