@@ -392,6 +392,7 @@ class OursResult:
     #: an ensemble over the best single variant, and every ensemble size's validation figure
     ensembles: dict[str, list[str]] = field(default_factory=dict)
     validation_by_ensemble: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: every variant trained → its configuration
     variant_configs: dict[str, ModelConfig] = field(default_factory=dict)
 
     @property
@@ -418,24 +419,18 @@ class OursResult:
     def members(self) -> dict[str, dict[str, tuple[ModelConfig, int]]]:
         """Target → each network it ranks with (variant → configuration, best epoch): what
         :func:`refit` retrains."""
-        out = {}
-        for target, variant in self.chosen.items():
-            names = self.ensembles.get(target, [variant])
-            out[target] = {
-                v: (self.variant_configs.get(v, self.configs[target]), self._epoch(v, target))
-                for v in names
+        return {
+            target: {
+                v: (self.variant_configs[v], int(self.fits[v]["best_epoch"][target]))
+                for v in self.ensembles.get(target, [variant])
             }
-        return out
+            for target, variant in self.chosen.items()
+        }
 
     def ensemble_configs(self) -> dict[str, dict[str, ModelConfig]]:
         """Target → member → configuration, for the ensemble targets (what a checkpoint
         stores to rebuild them)."""
         return {t: {v: self.variant_configs[v] for v in m} for t, m in self.ensembles.items()}
-
-    def _epoch(self, variant: str, target: str) -> int:
-        if variant == self.chosen[target]:
-            return self.best_epoch[target]
-        return int(self.fits[variant]["best_epoch"][target])
 
 
 def with_content_mix(model: nn.Module, weights: dict[str, float]) -> nn.Module:
@@ -547,8 +542,8 @@ def train_variants(
                 epochs[target] = result.best_epoch[target]
                 models[target] = trained.models[target]
     ours = OursResult(PerTargetModel(models), graph, chosen, configs, epochs, validation, fits)
+    ours.variant_configs = variant_configs
     if ensemble:
-        ours.variant_configs = variant_configs
         ours.ensembles, ours.validation_by_ensemble = choose_ensemble(
             trained_variants, validation, best, graph, prepared, device, seed
         )
