@@ -25,6 +25,7 @@ from pathlib import Path
 from gnn.models import VariantEnsemble
 from interestgraph.settings import Settings
 from training.choices import LEARNED_BASELINES, MODES
+from training.errors import JobError
 from training.experiment import ModelConfig, evaluate_model, graph_for, ranking_tasks, train_model
 from training.jobs import (
     SplitSpec,
@@ -49,6 +50,17 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--text-model", default="packaged:all-MiniLM-L6-v2")
     args = parser.parse_args()
+    if args.members < 1:
+        parser.error("--members must be at least 1")
+    config = ModelConfig()
+    if args.params:
+        try:
+            _, tuned = with_params(config, [args.params])
+        except JobError as e:
+            parser.error(str(e))
+        if args.baseline not in tuned:
+            parser.error(f"{args.params}: not a best_params file for {args.baseline}")
+        config = tuned[args.baseline]
 
     device = torch_device(args.device)
     snapshot = open_snapshot(args.snapshot)
@@ -56,8 +68,6 @@ def main() -> None:
         snapshot, args.text_model, args.device, Settings().home / "embeddings.sqlite"
     )
     prepared = prepare_split(snapshot, SplitSpec(args.split), args.seed, encode)
-    _, tuned = with_params(ModelConfig(), [args.params] if args.params else [])
-    config = tuned.get(args.baseline, ModelConfig())
     graph = graph_for(prepared, ModelConfig()).to(device)
     members, fits = {}, []
     for k in range(args.members):
