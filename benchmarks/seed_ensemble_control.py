@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from features.encoder import DEFAULT_MODEL
 from gnn.models import VariantEnsemble
 from interestgraph.settings import Settings
 from training.choices import LEARNED_BASELINES, MODES
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument("--baseline", choices=LEARNED_BASELINES, default="lightgcn")
     parser.add_argument("--params", type=Path, help="the baseline's best_params file from `tune`")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--text-model", default="packaged:all-MiniLM-L6-v2")
+    parser.add_argument("--text-model", default=DEFAULT_MODEL)
     args = parser.parse_args()
     if args.members < 1:
         parser.error("--members must be at least 1")
