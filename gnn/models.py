@@ -3,7 +3,7 @@
 Every model maps the graph to node embeddings (:meth:`embed`) and scores pairs or whole
 candidate matrices per target relation, so one training loop, one evaluator and one batch
 scorer serve them all. Non-learned baselines (popularity, LLM cosine, interests of the user's
-items) expose the same ``matrix`` call.
+items, user-KNN) expose the same ``matrix`` call.
 """
 
 from __future__ import annotations
@@ -177,6 +177,10 @@ class StaticScorer(nn.Module):
     so ``drama`` counts less than ``heist``) · each item's interests.
     ``interests_of_items``: for user→interest, how strongly the user's training items carry
     each interest (``A_user_item @ A_item_interest``).
+    ``user_knn``: memory-based collaborative filtering, the baseline neural recommenders most
+    often fail to beat (Dacrema et al., RecSys 2019): the cosine similarity of users' training
+    rows (their items and interests), and each candidate scored by the summed similarity of the
+    user's :data:`USER_KNN_NEIGHBOURS` nearest users that have it in training.
     """
 
     #: target each baseline cannot score (the evaluation skips it)
@@ -189,6 +193,8 @@ class StaticScorer(nn.Module):
         super().__init__()
         self.kind = kind
         self.graph = graph
+        #: ``user_knn``'s user profiles, built on first use (every batch of users reads them)
+        self._profiles: Tensor | None = None
 
     def supports(self, target: str) -> bool:
         return self.UNSUPPORTED.get(self.kind) != target
@@ -213,6 +219,10 @@ class StaticScorer(nn.Module):
             return _interests_of_items(self.graph, src)
         if self.kind == "interest_profile":
             return _interest_profile(self.graph, src)
+        if self.kind == "user_knn":
+            if self._profiles is None:
+                self._profiles = _user_profiles(self.graph, src.device)
+            return _user_knn(self.graph, self._profiles, target, src, USER_KNN_NEIGHBOURS)
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
 
@@ -276,40 +286,83 @@ def _interest_profile(graph: Graph, users: Tensor) -> Tensor:
     return torch.sparse.mm(item_interests, profile.T).T
 
 
-class ContentMix(nn.Module):
-    """Our model's scores mixed, per target, with the ``content`` baseline's.
+#: neighbours ``user_knn`` sums over; fixed, not tuned (on Last.fm's validation users 50 and
+#: 100 ranked interests alike and 20 lower)
+USER_KNN_NEIGHBOURS = 50
 
-    Why: where ids carry little (a cold item, a new user, an artist known only by its name), the
-    direct text similarity of a candidate to what the user engaged with can rank better than the
-    model's projection of text into the collaborative space, and the two err differently. Each
-    row of both is standardised over the candidates (the scales are unrelated), then
-    ``weight × model + (1 − weight) × content``; a weight of 1 is the model alone, bit for bit.
-    The weights are chosen on validation (:func:`training.experiment.choose_content_mix`).
-    The content side reads the graph handed to :meth:`embed`, so a graph extended with a new
-    user scores that user's profile too.
+
+def _user_profiles(graph: Graph, device: torch.device) -> Tensor:
+    """Every user's training items and interests side by side, each row of unit length, as a
+    sparse ``[users, items + interests]`` matrix (what ``user_knn`` compares users by)."""
+    everyone = torch.arange(graph.num_nodes["user"], device=device)
+    parts = [
+        _rows_of(graph, relation, everyone, graph.num_nodes[TARGETS[relation][1]])
+        for relation in TARGETS
+        if any(name == relation for _, name, _ in graph.edge_index)
+    ]
+    rows = torch.cat(parts, dim=1).coalesce()
+    index, values = rows.indices(), rows.values()
+    norms = torch.zeros(rows.shape[0], device=values.device).index_add_(0, index[0], values**2)
+    values = values / norms.sqrt().clamp_min(1e-12)[index[0]]
+    return torch.sparse_coo_tensor(index, values, rows.shape, check_invariants=False).coalesce()
+
+
+def _user_knn(
+    graph: Graph, profiles: Tensor, target: str, users: Tensor, neighbours: int
+) -> Tensor:
+    """``users`` × candidates: the summed similarity of each user's nearest other users that
+    hold the candidate in training (the user's own row never counts, so a user's training
+    edges cannot vote for themselves)."""
+    similarity = torch.sparse.mm(profiles, profiles.index_select(0, users).to_dense().T).T
+    similarity[torch.arange(len(users), device=users.device), users] = float("-inf")
+    nearest = similarity.topk(min(neighbours, similarity.shape[1] - 1), dim=1)
+    weights = torch.zeros_like(similarity).scatter_(1, nearest.indices, nearest.values.clamp_min(0))
+    everyone = torch.arange(graph.num_nodes["user"], device=users.device)
+    held = _rows_of(graph, target, everyone, graph.num_nodes[TARGETS[target][1]])
+    return torch.sparse.mm(held.t(), weights.T).T
+
+
+class BaselineMix(nn.Module):
+    """Our model's scores mixed, per target, with one static baseline's (``partner``).
+
+    Why: the partners err differently from the model. ``content`` (the user's items' mean text ·
+    the candidate's text): where ids carry little (a cold item, a new user, an artist known
+    only by its name), direct text similarity can rank better than the model's projection of
+    text into the collaborative space. ``user_knn``: the neighbourhood votes of similar users,
+    a memory of exact co-occurrence that low-rank embeddings smooth away. Each row of both is
+    standardised over the candidates (the scales are unrelated), then
+    ``weight × model + (1 − weight) × partner``; a weight of 1 is the model alone, bit for bit.
+    The weights are chosen on validation (:func:`training.experiment.choose_mixes`). The
+    partner reads the graph handed to :meth:`embed`, so a graph extended with a new user
+    scores that user's profile too.
     """
 
-    def __init__(self, model: nn.Module, weights: dict[str, float]):
+    def __init__(self, model: nn.Module, weights: dict[str, float], partner: str = "content"):
         super().__init__()
         self.model = model
         self.weights = dict(weights)
+        self.partner = partner
 
     @property
     def targets(self) -> list[str]:
         return list(self.model.targets)
 
     def embed(self, graph: Graph) -> dict[str, object]:
-        return {"model": self.model.embed(graph), "graph": graph}
+        return {
+            "model": self.model.embed(graph),
+            "graph": graph,
+            "partner": StaticScorer(self.partner, graph),
+        }
 
     def matrix(self, emb: dict[str, object], target: str, src: Tensor) -> Tensor:
         ours = self.model.matrix(emb["model"], target, src)
         weight = self.weights.get(target, 1.0)
         if weight >= 1.0:
             return ours
-        graph = emb["graph"]
-        assert isinstance(graph, Graph)
-        content = StaticScorer("content", graph).matrix(graph.x, target, src)
-        return weight * _standardised(ours.float()) + (1.0 - weight) * _standardised(content)
+        graph, partner = emb["graph"], emb["partner"]
+        assert isinstance(graph, Graph) and isinstance(partner, StaticScorer)
+        theirs = partner.matrix(graph.x, target, src)
+        return weight * _standardised(ours.float()) + (1.0 - weight) * _standardised(theirs)
 
 
 def _standardised(rows: Tensor) -> Tensor:

@@ -30,7 +30,8 @@ from torch import nn
 from gnn.graph import Graph
 from graphdb.files import atomic_folder, read_or_raise
 from graphdb.snapshot import NODE_TYPES, Snapshot
-from training.experiment import ModelConfig, load_trained, with_content_mix
+from training.choices import MIX_PARTNERS
+from training.experiment import ModelConfig, load_trained, with_mixes
 
 FORMAT_VERSION = 2
 
@@ -68,19 +69,23 @@ class Checkpoint:
         }
 
     @property
-    def content_mix(self) -> dict[str, float]:
-        """Target → weight of the model against the content baseline chosen on validation
-        (``train --content-mix``); empty for the model alone."""
-        return {t: float(w) for t, w in self.info.get("content_mix", {}).items()}
+    def mixes(self) -> dict[str, dict[str, float]]:
+        """Mix partner → target → weight of the model against it chosen on validation
+        (``train --content-mix``); empty weights for the model alone (a checkpoint from
+        before the ``user_knn`` mix has only the content one)."""
+        return {
+            partner: {t: float(w) for t, w in self.info.get(f"{partner}_mix", {}).items()}
+            for partner in MIX_PARTNERS
+        }
 
     def model(self, graph: Graph) -> nn.Module:
-        """The trained networks on ``graph`` (ensembles included), without the content mix."""
+        """The trained networks on ``graph`` (ensembles included), without the mixes."""
         return load_trained(self.target_configs, graph, self.state, self.ensembles)
 
     def scorer(self, graph: Graph) -> nn.Module:
-        """The trained model on ``graph``, mixed with the content baseline as chosen: what
+        """The trained model on ``graph``, mixed with its partners as chosen: what
         ``evaluate``, ``fairness``, ``predict`` and the server rank with."""
-        return with_content_mix(self.model(graph), self.content_mix)
+        return with_mixes(self.model(graph), self.mixes)
 
     @property
     def uses_interests(self) -> bool:

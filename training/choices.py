@@ -11,7 +11,14 @@ from typing import Any
 MODES = ("user-random", "temporal", "temporal-user", "item-cold", "user-cold", "published")
 
 LEARNED_BASELINES = ("mf_bpr", "lightgcn")
-STATIC_BASELINES = ("popularity", "llm_cosine", "content", "interest_profile", "interests_of_items")
+STATIC_BASELINES = (
+    "popularity",
+    "llm_cosine",
+    "content",
+    "interest_profile",
+    "interests_of_items",
+    "user_knn",
+)
 BASELINES = ("popularity", "mf_bpr", "lightgcn", *STATIC_BASELINES[1:])
 #: baselines that need interest nodes in the graph
 INTEREST_BASELINES = ("interest_profile", "interests_of_items")
@@ -35,8 +42,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: validation users a target needs before ``train`` chooses its weight against the content
-#: baseline: on fewer (MovieLens' 40-odd validation users with tags, the 31 new users of
-#: ``user-cold``) the choice followed noise and cost 2-8% on test, so such a target keeps the
-#: model alone
+#: the static baselines our model is mixed with, where validation chooses so, in the order the
+#: mixes apply (:class:`gnn.models.BaselineMix`): the content baseline, then user-KNN
+MIX_PARTNERS = ("content", "user_knn")
+
+#: validation users a target needs before ``train`` chooses its weight against a mix partner:
+#: on fewer (MovieLens' 40-odd validation users with tags, the 31 new users of ``user-cold``)
+#: the choice followed noise and cost 2-8% on test, so such a target keeps the model alone
 MIX_MIN_USERS = 100

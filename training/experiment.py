@@ -17,7 +17,7 @@ from torch import nn
 from gnn.encoders import HeteroEncoder
 from gnn.graph import TARGETS, Graph
 from gnn.models import (
-    ContentMix,
+    BaselineMix,
     LightGCNBaseline,
     LinkPredictor,
     PerTargetModel,
@@ -31,6 +31,7 @@ from training.choices import (
     INTEREST_BASELINES,
     LEARNED_BASELINES,
     MIX_MIN_USERS,
+    MIX_PARTNERS,
     STATIC_BASELINES,
     VARIANTS,
 )
@@ -55,9 +56,9 @@ from training.splits import (
     restrict_cold_user_interests,
 )
 
-#: weights of our model against the content baseline that ``--content-mix`` tries on validation
+#: weights of our model against a mix partner that ``--content-mix`` tries on validation
 #: (1.0: the model alone; never 0, which would ship the baseline under our name)
-CONTENT_WEIGHTS = (1.0, 0.8, 0.6, 0.4, 0.2)
+MIX_WEIGHTS = (1.0, 0.8, 0.6, 0.4, 0.2)
 
 
 @dataclass
@@ -384,10 +385,11 @@ class OursResult:
     best_epoch: dict[str, int]
     validation: dict[str, dict[str, float]]
     fits: dict[str, dict[str, Any]]
-    #: target → weight of the model against the content baseline (:class:`ContentMix`), and
-    #: the validation Recall@20 of every weight tried; empty when no mix was chosen
-    content_mix: dict[str, float] = field(default_factory=dict)
-    validation_by_mix: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: mix partner → target → weight of the model against it (:class:`BaselineMix`, applied in
+    #: :data:`MIX_PARTNERS` order), and partner → weight → target → the validation Recall@20 of
+    #: every weight tried; empty when no mix was chosen
+    mixes: dict[str, dict[str, float]] = field(default_factory=dict)
+    validation_by_mix: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     #: target → the variants ranking together (:class:`VariantEnsemble`) where validation chose
     #: an ensemble over the best single variant, and every ensemble size's validation figure
     ensembles: dict[str, list[str]] = field(default_factory=dict)
@@ -397,8 +399,8 @@ class OursResult:
 
     @property
     def scorer(self) -> nn.Module:
-        """The model as it ranks: mixed with the content baseline where validation chose so."""
-        return with_content_mix(self.model, self.content_mix)
+        """The model as it ranks: mixed with its partners where validation chose so."""
+        return with_mixes(self.model, self.mixes)
 
     def summary(self) -> dict[str, Any]:
         summary = {
@@ -411,9 +413,9 @@ class OursResult:
         if self.validation_by_ensemble:
             summary["ensemble"] = self.ensembles
             summary["validation_recall@20_by_ensemble_size"] = self.validation_by_ensemble
-        if self.content_mix:
-            summary["content_mix"] = self.content_mix
-            summary["validation_recall@20_by_content_weight"] = self.validation_by_mix
+        for partner, weights in self.mixes.items():
+            summary[f"{partner}_mix"] = weights
+            summary[f"validation_recall@20_by_{partner}_weight"] = self.validation_by_mix[partner]
         return summary
 
     def members(self) -> dict[str, dict[str, tuple[ModelConfig, int]]]:
@@ -433,36 +435,62 @@ class OursResult:
         return {t: {v: self.variant_configs[v] for v in m} for t, m in self.ensembles.items()}
 
 
-def with_content_mix(model: nn.Module, weights: dict[str, float]) -> nn.Module:
-    """``model`` wrapped in :class:`ContentMix` when some target mixes in content, else as is."""
-    return ContentMix(model, weights) if any(w < 1.0 for w in weights.values()) else model
+def with_mixes(model: nn.Module, mixes: dict[str, dict[str, float]]) -> nn.Module:
+    """``model`` wrapped in a :class:`BaselineMix` per partner (in :data:`MIX_PARTNERS` order)
+    that some target mixes in; as is when none does."""
+    for partner in MIX_PARTNERS:
+        weights = mixes.get(partner, {})
+        if any(w < 1.0 for w in weights.values()):
+            model = BaselineMix(model, weights, partner)
+    return model
 
 
-def choose_content_mix(
+def choose_mixes(
     model: nn.Module,
     graph: Graph,
     prepared: Prepared,
     device: torch.device,
     seed: int = 0,
     min_users: int = MIX_MIN_USERS,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+    """Per partner of :data:`MIX_PARTNERS` in turn, each target's weight against it on top of
+    the mixes chosen before (:func:`choose_mix`); partner → target → weight, and partner →
+    weight → target → validation Recall@20."""
+    mixes: dict[str, dict[str, float]] = {}
+    figures: dict[str, dict[str, dict[str, float]]] = {}
+    for partner in MIX_PARTNERS:
+        mixes[partner], figures[partner] = choose_mix(
+            with_mixes(model, mixes), partner, graph, prepared, device, seed, min_users
+        )
+    return mixes, figures
+
+
+def choose_mix(
+    model: nn.Module,
+    partner: str,
+    graph: Graph,
+    prepared: Prepared,
+    device: torch.device,
+    seed: int = 0,
+    min_users: int = MIX_MIN_USERS,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Per target, the weight of :data:`CONTENT_WEIGHTS` whose mix ranks best on validation
-    (Recall@20; ties go to the heavier model weight, so 1.0, the model alone, wins a tie), and
-    every weight's figure (weight → target → Recall@20). A target with fewer than
-    ``min_users`` validation users keeps 1.0 untried."""
+    """Per target, the weight of :data:`MIX_WEIGHTS` against ``partner`` whose mix ranks best
+    on validation (Recall@20; ties go to the heavier model weight, so 1.0, the model alone,
+    wins a tie), and every weight's figure (weight → target → Recall@20). A target with fewer
+    than ``min_users`` validation users keeps 1.0 untried."""
     every = ranking_tasks(prepared, graph, "val")
     tasks = {t: task for t, task in every.items() if len(task.users) >= min_users}
     if not tasks:
         return dict.fromkeys(every, 1.0), {}
     figures: dict[str, dict[str, float]] = {}
-    for weight in CONTENT_WEIGHTS:
-        mixed = ContentMix(model, dict.fromkeys(tasks, weight))
+    for weight in MIX_WEIGHTS:
+        mixed = BaselineMix(model, dict.fromkeys(tasks, weight), partner)
         scores = validation_scores(evaluate_model(mixed, graph, tasks, device, seed, full=False))
         figures[str(weight)] = {t: round(v, 5) for t, v in scores.items()}
     chosen = dict.fromkeys(every, 1.0)
     for target in tasks:
-        best = max(figures[str(w)].get(target, 0.0) for w in CONTENT_WEIGHTS)
-        chosen[target] = next(w for w in CONTENT_WEIGHTS if figures[str(w)].get(target) == best)
+        best = max(figures[str(w)].get(target, 0.0) for w in MIX_WEIGHTS)
+        chosen[target] = next(w for w in MIX_WEIGHTS if figures[str(w)].get(target) == best)
     return chosen, figures
 
 
@@ -509,14 +537,15 @@ def train_variants(
     seed: int = 0,
     variants: tuple[str, ...] = tuple(VARIANTS),
     progress: bool = True,
-    content_mix: int | None = None,
+    mix_min_users: int | None = None,
     ensemble: bool = True,
 ) -> OursResult:
     """Train each variant of ``config`` and keep, per target, the one with the best validation
     Recall@20 (ties go to the earlier variant in ``variants``) or, with ``ensemble``, the
     ensemble of the best few where validation prefers it (:func:`choose_ensemble`); with
-    ``content_mix`` (the validation users a target needs, see :data:`MIX_MIN_USERS`), then
-    choose each target's weight against the content baseline on validation too."""
+    ``mix_min_users`` (the validation users a target needs, see :data:`MIX_MIN_USERS`), then
+    choose each target's weight against each mix partner on validation too
+    (:func:`choose_mixes`)."""
     graph = graph_for(prepared, config).to(device)
     trained_variants: dict[str, PerTargetModel] = {}
     variant_configs: dict[str, ModelConfig] = {}
@@ -551,9 +580,9 @@ def train_variants(
             ours.model.models[target] = VariantEnsemble(
                 {v: trained_variants[v].models[target] for v in members}
             )
-    if content_mix is not None:
-        ours.content_mix, ours.validation_by_mix = choose_content_mix(
-            ours.model, graph, prepared, device, seed, content_mix
+    if mix_min_users is not None:
+        ours.mixes, ours.validation_by_mix = choose_mixes(
+            ours.model, graph, prepared, device, seed, mix_min_users
         )
     return ours
 
@@ -607,11 +636,11 @@ def run_experiment(
     train_ours: bool = True,
     baseline_configs: dict[str, ModelConfig] | None = None,
     variants: tuple[str, ...] = tuple(VARIANTS),
-    content_mix: int | None = None,
+    mix_min_users: int | None = None,
     ensemble: bool = True,
 ) -> tuple[dict[str, Any], OursResult | None]:
-    """Train ours (choosing among ``variants``, and with ``content_mix`` its weight against the
-    content baseline, on validation: see :func:`train_variants`) and the baselines, evaluate all
+    """Train ours (choosing among ``variants``, and with ``mix_min_users`` its weights against
+    the mix partners, on validation: see :func:`train_variants`) and the baselines, evaluate all
     on test: (metrics JSON, our model's result). A baseline runs with ``config`` unless
     ``baseline_configs`` has its own (tuned) one."""
     payload: dict[str, Any] = {
@@ -633,7 +662,7 @@ def run_experiment(
     ours = None
     if train_ours:
         ours = train_variants(
-            prepared, config, device, seed, variants, progress, content_mix, ensemble
+            prepared, config, device, seed, variants, progress, mix_min_users, ensemble
         )
         payload["metrics"] = tested(ours.scorer, ours.graph)
         payload["training"]["ours"] = ours.summary()

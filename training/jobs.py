@@ -42,7 +42,7 @@ from training.errors import JobError
 from training.experiment import (
     ModelConfig,
     Prepared,
-    choose_content_mix,
+    choose_mixes,
     evaluate_model,
     graph_for,
     prepare,
@@ -50,7 +50,7 @@ from training.experiment import (
     refit,
     run_experiment,
     train_model,
-    with_content_mix,
+    with_mixes,
 )
 from training.fairness import (
     activity_groups,
@@ -101,9 +101,9 @@ class TrainSpec:
     seeds: tuple[int, ...] = (0,)
     refit: bool = False
     save_split: Path | None = None
-    #: choose each target's weight against the content baseline on validation (ContentMix)
+    #: choose each target's weight against each mix partner on validation (BaselineMix)
     #: where it has at least this many validation users; None: the model alone
-    content_mix: int | None = MIX_MIN_USERS
+    mix_min_users: int | None = MIX_MIN_USERS
     #: let validation choose an ensemble of the best variants per target (VariantEnsemble)
     ensemble: bool = True
 
@@ -361,7 +361,7 @@ def train_and_save(
             spec.baselines,
             baseline_configs=spec.baseline_configs,
             variants=spec.variants,
-            content_mix=spec.content_mix,
+            mix_min_users=spec.mix_min_users,
             ensemble=spec.ensemble,
         )
 
@@ -391,7 +391,7 @@ def train_and_save(
         "split": prepared.split.mode if prepared.split else "all",
         "seed": seed,
         "fit": ours.summary(),
-        "content_mix": ours.content_mix,
+        **{f"{partner}_mix": weights for partner, weights in ours.mixes.items()},
         "ensembles": {
             t: {v: c.to_dict() for v, c in m.items()} for t, m in ours.ensemble_configs().items()
         },
@@ -442,22 +442,21 @@ def evaluate(
     baselines: tuple[str, ...],
     device: torch.device,
     encode: TextEncoderFn,
-    content_mix: int | None = None,
+    mix_min_users: int | None = None,
 ) -> dict[str, Any]:
     """A checkpoint on its split's test edges, baselines retrained on the same split; with
-    ``content_mix`` (validation users a target needs), its weight against the content baseline
+    ``mix_min_users`` (validation users a target needs), its weights against the mix partners
     chosen afresh on the split's validation edges first (the checkpoint is not changed)."""
     prepared, seed = _checkpoint_split(checkpoint, snapshot, encode)
     info = checkpoint.info
     graph = graph_for(prepared, checkpoint.config).to(device)
-    if content_mix is None:
+    if mix_min_users is None:
         model = checkpoint.scorer(graph)
-        mix: dict[str, Any] = {"weights": checkpoint.content_mix}
+        mixes, figures = checkpoint.mixes, {}
     else:
         alone = checkpoint.model(graph)
-        weights, figures = choose_content_mix(alone, graph, prepared, device, seed, content_mix)
-        model = with_content_mix(alone, weights)
-        mix = {"weights": weights, "validation_recall@20_by_content_weight": figures}
+        mixes, figures = choose_mixes(alone, graph, prepared, device, seed, mix_min_users)
+        model = with_mixes(alone, mixes)
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -466,7 +465,17 @@ def evaluate(
         "metrics": evaluate_model(
             model, graph, ranking_tasks(prepared, graph, "test"), device, seed
         ),
-        "content_mix": mix,
+        **{
+            f"{partner}_mix": {
+                "weights": weights,
+                **(
+                    {f"validation_recall@20_by_{partner}_weight": figures[partner]}
+                    if partner in figures
+                    else {}
+                ),
+            }
+            for partner, weights in mixes.items()
+        },
         "baselines": {},
         "checkpoint": str(checkpoint.folder),
     }

@@ -9,7 +9,7 @@ import torch
 from gnn.encoders import CONVS, HeteroEncoder
 from gnn.graph import Graph
 from gnn.models import (
-    ContentMix,
+    BaselineMix,
     LightGCNBaseline,
     LinkPredictor,
     PerTargetModel,
@@ -80,6 +80,19 @@ def test_lightgcn_baseline_and_static_scorers() -> None:
     assert of_items.matrix(graph.x, "user_interest", torch.tensor([0]))[0].tolist() == [2, 0]
 
 
+def test_user_knn_sums_the_similarity_of_other_users_that_hold_the_candidate() -> None:
+    graph = _graph()
+    knn = StaticScorer("user_knn", graph)
+    # profiles over (items, interests): user 0 {i0, i1, t0}, user 1 {i1, t1}, user 2 {i2}; user 1
+    # shares i1 with user 0 only: cosine 1 / (sqrt(3) sqrt(2))
+    shared = 1 / (3**0.5 * 2**0.5)
+    items = knn.matrix(graph.x, "user_item", torch.tensor([1, 2]))
+    assert torch.allclose(items[0], torch.tensor([shared, shared, 0.0, 0.0]))
+    assert torch.count_nonzero(items[1]) == 0  # user 2 shares nothing with anyone
+    interests = knn.matrix(graph.x, "user_interest", torch.tensor([1]))
+    assert torch.allclose(interests[0], torch.tensor([shared, 0.0]))  # not its own t1
+
+
 def _dense_reference(graph: Graph) -> torch.Tensor:
     """``D^-1/2 A D^-1/2`` written out densely, the formula the CSR builders must match."""
     total = sum(graph.num_nodes.values())
@@ -139,7 +152,10 @@ def test_cold_items_need_propagation_with_features() -> None:
         )
 
 
-def test_content_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below() -> None:
+@pytest.mark.parametrize("partner", ["content", "user_knn"])
+def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
+    partner: str,
+) -> None:
     torch.manual_seed(0)
     graph = _graph()
     model = PerTargetModel(
@@ -147,16 +163,16 @@ def test_content_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_b
     )
     users = torch.tensor([0, 1, 2])
     ours = model.matrix(model.embed(graph), "user_item", users)
-    alone = ContentMix(model, {"user_item": 1.0})
+    alone = BaselineMix(model, {"user_item": 1.0}, partner)
     assert torch.equal(alone.matrix(alone.embed(graph), "user_item", users), ours)
 
-    mixed = ContentMix(model, {"user_item": 0.6})
-    content = StaticScorer("content", graph).matrix(graph.x, "user_item", users)
+    mixed = BaselineMix(model, {"user_item": 0.6}, partner)
+    theirs = StaticScorer(partner, graph).matrix(graph.x, "user_item", users)
 
-    def z(rows: torch.Tensor) -> torch.Tensor:
-        return (rows - rows.mean(1, keepdim=True)) / rows.std(1, keepdim=True)
+    def z(rows: torch.Tensor) -> torch.Tensor:  # a constant row (user_knn's user 2) becomes 0
+        return (rows - rows.mean(1, keepdim=True)) / rows.std(1, keepdim=True).clamp_min(1e-6)
 
-    expected = 0.6 * z(ours) + 0.4 * z(content)
+    expected = 0.6 * z(ours) + 0.4 * z(theirs)
     assert torch.allclose(mixed.matrix(mixed.embed(graph), "user_item", users), expected)
     assert mixed.targets == ["user_item"]
 

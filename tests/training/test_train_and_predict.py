@@ -73,6 +73,7 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
         "content",
         "interest_profile",
         "interests_of_items",
+        "user_knn",
     }
     assert "user_item" not in trained["baselines"]["interests_of_items"]
     assert "user_interest" not in trained["baselines"]["interest_profile"]
@@ -326,12 +327,12 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
     )
 
 
-def test_item_cold_scores_untrained_items_from_text_and_mixes_content_by_validation(
+def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_validation(
     small_graph: Path, snapshot_dir: Path
 ) -> None:
     from training.batch_predict import production_graph
     from training.checkpoint import load_checkpoint
-    from training.experiment import CONTENT_WEIGHTS, load_trained
+    from training.experiment import MIX_WEIGHTS, load_trained
 
     folder = small_graph / "ckpt-cold"
     code, payload = _json(
@@ -352,18 +353,21 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_content_by_validat
     )
     assert code == 0, payload
     assert "content" in payload["baselines"]
-    # the weight against the content baseline: the best on validation, ties to the model
+    # each partner's weight (content, then user_knn on top of it): the best on validation,
+    # ties to the model
     ours = payload["training"]["ours"]
-    by_weight = ours["validation_recall@20_by_content_weight"]
-    assert set(by_weight) == {str(w) for w in CONTENT_WEIGHTS}
-    for target, weight in ours["content_mix"].items():
-        best = max(figures[target] for figures in by_weight.values())
-        assert by_weight[str(weight)][target] == best
-        assert all(by_weight[str(w)][target] < best for w in CONTENT_WEIGHTS if w > weight)
-    assert load_checkpoint(folder).content_mix == ours["content_mix"]
+    for partner in ("content", "user_knn"):
+        by_weight = ours[f"validation_recall@20_by_{partner}_weight"]
+        assert set(by_weight) == {str(w) for w in MIX_WEIGHTS}
+        for target, weight in ours[f"{partner}_mix"].items():
+            best = max(figures[target] for figures in by_weight.values())
+            assert by_weight[str(weight)][target] == best
+            assert all(by_weight[str(w)][target] < best for w in MIX_WEIGHTS if w > weight)
+    mixes = {partner: ours[f"{partner}_mix"] for partner in ("content", "user_knn")}
+    assert load_checkpoint(folder).mixes == mixes
     code, again = _json(["evaluate", "--checkpoint", str(folder), "--baselines", "none"])
-    assert code == 0 and again["metrics"] == payload["metrics"]  # the stored mix, re-applied
-    assert again["content_mix"]["weights"] == ours["content_mix"]
+    assert code == 0 and again["metrics"] == payload["metrics"]  # the stored mixes, re-applied
+    assert {partner: again[f"{partner}_mix"]["weights"] for partner in mixes} == mixes
     cold = payload["split_summary"]["cold_items"]
     ckpt = load_checkpoint(folder)
     untrained = ~ckpt.trained_nodes["item"]
@@ -384,7 +388,8 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_content_by_validat
         mixed = scorer.matrix(scorer.embed(graph), "user_item", users)
     assert torch.allclose(before, after)
     assert mixed.shape == before.shape and bool(torch.isfinite(mixed).all())
-    assert torch.equal(mixed, after) == (ckpt.content_mix.get("user_item", 1.0) == 1.0)
+    model_alone = all(w.get("user_item", 1.0) == 1.0 for w in ckpt.mixes.values())
+    assert torch.equal(mixed, after) == model_alone
 
 
 def test_seeds_report_spread_and_refit_trains_on_every_edge(
