@@ -307,19 +307,34 @@ def _user_profiles(graph: Graph, device: torch.device) -> Tensor:
     return torch.sparse_coo_tensor(index, values, rows.shape, check_invariants=False).coalesce()
 
 
+#: user × user similarities ``user_knn`` holds at once (64 MB of float32): a chunk of users is
+#: scored in slices, so memory stays bounded however many users the graph has
+USER_KNN_BLOCK = 1 << 24
+
+
 def _user_knn(
     graph: Graph, profiles: Tensor, target: str, users: Tensor, neighbours: int
 ) -> Tensor:
     """``users`` × candidates: the summed similarity of each user's nearest other users that
     hold the candidate in training (the user's own row never counts, so a user's training
     edges cannot vote for themselves)."""
+    everyone = torch.arange(graph.num_nodes["user"], device=users.device)
+    held = _rows_of(graph, target, everyone, graph.num_nodes[TARGETS[target][1]]).t()
+    step = max(1, USER_KNN_BLOCK // len(everyone))
+    return torch.cat(
+        [
+            _neighbour_votes(profiles, held, users[i : i + step], neighbours)
+            for i in range(0, len(users), step)
+        ]
+    )
+
+
+def _neighbour_votes(profiles: Tensor, held_t: Tensor, users: Tensor, neighbours: int) -> Tensor:
     similarity = torch.sparse.mm(profiles, profiles.index_select(0, users).to_dense().T).T
     similarity[torch.arange(len(users), device=users.device), users] = float("-inf")
     nearest = similarity.topk(min(neighbours, similarity.shape[1] - 1), dim=1)
     weights = torch.zeros_like(similarity).scatter_(1, nearest.indices, nearest.values.clamp_min(0))
-    everyone = torch.arange(graph.num_nodes["user"], device=users.device)
-    held = _rows_of(graph, target, everyone, graph.num_nodes[TARGETS[target][1]])
-    return torch.sparse.mm(held.t(), weights.T).T
+    return torch.sparse.mm(held_t, weights.T).T
 
 
 class BaselineMix(nn.Module):

@@ -93,6 +93,15 @@ def test_user_knn_sums_the_similarity_of_other_users_that_hold_the_candidate() -
     assert torch.allclose(interests[0], torch.tensor([shared, 0.0]))  # not its own t1
 
 
+def test_user_knn_scores_alike_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = _graph()
+    users = torch.tensor([2, 0, 1])
+    whole = StaticScorer("user_knn", graph).matrix(graph.x, "user_item", users)
+    monkeypatch.setattr("gnn.models.USER_KNN_BLOCK", 1)  # one user per slice
+    sliced = StaticScorer("user_knn", graph).matrix(graph.x, "user_item", users)
+    assert torch.equal(whole, sliced) and torch.count_nonzero(whole) > 0
+
+
 def _dense_reference(graph: Graph) -> torch.Tensor:
     """``D^-1/2 A D^-1/2`` written out densely, the formula the CSR builders must match."""
     total = sum(graph.num_nodes.values())
