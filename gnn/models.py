@@ -193,8 +193,9 @@ class StaticScorer(nn.Module):
         super().__init__()
         self.kind = kind
         self.graph = graph
-        #: ``user_knn``'s user profiles, built on first use (every batch of users reads them)
-        self._profiles: Tensor | None = None
+        #: ``user_knn``'s neighbourhood (each user's training rows per target, transposed, and
+        #: the user profiles), built on first use: every batch of users reads it
+        self._neighbourhood: tuple[dict[str, Tensor], Tensor] | None = None
 
     def supports(self, target: str) -> bool:
         return self.UNSUPPORTED.get(self.kind) != target
@@ -220,9 +221,10 @@ class StaticScorer(nn.Module):
         if self.kind == "interest_profile":
             return _interest_profile(self.graph, src)
         if self.kind == "user_knn":
-            if self._profiles is None:
-                self._profiles = _user_profiles(self.graph, src.device)
-            return _user_knn(self.graph, self._profiles, target, src, USER_KNN_NEIGHBOURS)
+            if self._neighbourhood is None:
+                self._neighbourhood = _user_neighbourhood(self.graph, src.device)
+            held_t, profiles = self._neighbourhood
+            return _user_knn(profiles, held_t[target], src, USER_KNN_NEIGHBOURS)
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
 
@@ -291,20 +293,22 @@ def _interest_profile(graph: Graph, users: Tensor) -> Tensor:
 USER_KNN_NEIGHBOURS = 50
 
 
-def _user_profiles(graph: Graph, device: torch.device) -> Tensor:
-    """Every user's training items and interests side by side, each row of unit length, as a
-    sparse ``[users, items + interests]`` matrix (what ``user_knn`` compares users by)."""
+def _user_neighbourhood(graph: Graph, device: torch.device) -> tuple[dict[str, Tensor], Tensor]:
+    """Per target relation in the graph, every user's training row, transposed (candidate ×
+    user: what the neighbours vote with); and those rows side by side, each of unit length, as
+    a sparse ``[users, items + interests]`` matrix (what ``user_knn`` compares users by)."""
     everyone = torch.arange(graph.num_nodes["user"], device=device)
-    parts = [
-        _rows_of(graph, relation, everyone, graph.num_nodes[TARGETS[relation][1]])
+    held = {
+        relation: _rows_of(graph, relation, everyone, graph.num_nodes[TARGETS[relation][1]])
         for relation in TARGETS
         if any(name == relation for _, name, _ in graph.edge_index)
-    ]
-    rows = torch.cat(parts, dim=1).coalesce()
+    }
+    rows = torch.cat(list(held.values()), dim=1).coalesce()
     index, values = rows.indices(), rows.values()
     norms = torch.zeros(rows.shape[0], device=values.device).index_add_(0, index[0], values**2)
     values = values / norms.sqrt().clamp_min(1e-12)[index[0]]
-    return torch.sparse_coo_tensor(index, values, rows.shape, check_invariants=False).coalesce()
+    profiles = torch.sparse_coo_tensor(index, values, rows.shape, check_invariants=False)
+    return {t: r.t() for t, r in held.items()}, profiles.coalesce()
 
 
 #: user × user similarities ``user_knn`` holds at once (64 MB of float32): a chunk of users is
@@ -312,18 +316,14 @@ def _user_profiles(graph: Graph, device: torch.device) -> Tensor:
 USER_KNN_BLOCK = 1 << 24
 
 
-def _user_knn(
-    graph: Graph, profiles: Tensor, target: str, users: Tensor, neighbours: int
-) -> Tensor:
+def _user_knn(profiles: Tensor, held_t: Tensor, users: Tensor, neighbours: int) -> Tensor:
     """``users`` × candidates: the summed similarity of each user's nearest other users that
     hold the candidate in training (the user's own row never counts, so a user's training
     edges cannot vote for themselves)."""
-    everyone = torch.arange(graph.num_nodes["user"], device=users.device)
-    held = _rows_of(graph, target, everyone, graph.num_nodes[TARGETS[target][1]]).t()
-    step = max(1, USER_KNN_BLOCK // len(everyone))
+    step = max(1, USER_KNN_BLOCK // profiles.shape[0])
     return torch.cat(
         [
-            _neighbour_votes(profiles, held, users[i : i + step], neighbours)
+            _neighbour_votes(profiles, held_t, users[i : i + step], neighbours)
             for i in range(0, len(users), step)
         ]
     )

@@ -457,6 +457,9 @@ def evaluate(
         alone = checkpoint.model(graph)
         mixes, figures = choose_mixes(alone, graph, prepared, device, seed, mix_min_users)
         model = with_mixes(alone, mixes)
+    reports = {f"{partner}_mix": {"weights": weights} for partner, weights in mixes.items()}
+    for partner, by_weight in figures.items():
+        reports[f"{partner}_mix"][f"validation_recall@20_by_{partner}_weight"] = by_weight
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -465,17 +468,7 @@ def evaluate(
         "metrics": evaluate_model(
             model, graph, ranking_tasks(prepared, graph, "test"), device, seed
         ),
-        **{
-            f"{partner}_mix": {
-                "weights": weights,
-                **(
-                    {f"validation_recall@20_by_{partner}_weight": figures[partner]}
-                    if partner in figures
-                    else {}
-                ),
-            }
-            for partner, weights in mixes.items()
-        },
+        **reports,
         "baselines": {},
         "checkpoint": str(checkpoint.folder),
     }
