@@ -14,7 +14,7 @@ from features.encoder import DEFAULT_MODEL
 from interestgraph.common import JsonFlag, graph, reported
 from interestgraph.output import emit, fail, table
 from interestgraph.settings import Settings
-from training.choices import BASELINES, MIX_MIN_USERS, MODES, VARIANTS
+from training.choices import BASELINES, MIX_MIN_PAIRS, MIX_MIN_USERS, MODES, VARIANTS
 
 SnapshotOpt = Annotated[
     Path | None,
@@ -47,8 +47,8 @@ MixMinUsersOpt = Annotated[
     int,
     typer.Option(
         min=1,
-        help="Validation users a target needs before its mix weights are chosen (fewer: "
-        "ours alone).",
+        help="Validation users a target needs before its mix weights are chosen, unless it "
+        f"holds {MIX_MIN_PAIRS:,} held-out pairs (fewer of both: ours alone).",
     ),
 ]
 DistributedOpt = Annotated[

@@ -30,6 +30,7 @@ from training.choices import (
     BASELINES,
     INTEREST_BASELINES,
     LEARNED_BASELINES,
+    MIX_MIN_PAIRS,
     MIX_MIN_USERS,
     MIX_PARTNERS,
     STATIC_BASELINES,
@@ -465,6 +466,12 @@ def choose_mixes(
     return mixes, figures
 
 
+def can_choose_mix(task: RankingTask, min_users: int = MIX_MIN_USERS) -> bool:
+    """Whether ``task``'s validation edges are enough to choose a mix weight on: ``min_users``
+    users, or :data:`MIX_MIN_PAIRS` held-out pairs however few users hold them."""
+    return len(task.users) >= min_users or task.truth.shape[1] >= MIX_MIN_PAIRS
+
+
 def choose_mix(
     model: nn.Module,
     partner: str,
@@ -477,9 +484,10 @@ def choose_mix(
     """Per target, the weight of :data:`MIX_WEIGHTS` against ``partner`` whose mix ranks best
     on validation (Recall@20; ties go to the heavier model weight, so 1.0, the model alone,
     wins a tie), and every weight's figure (weight → target → Recall@20). A target with fewer
-    than ``min_users`` validation users keeps 1.0 untried."""
+    than ``min_users`` validation users and :data:`MIX_MIN_PAIRS` held-out pairs keeps 1.0
+    untried (:func:`can_choose_mix`)."""
     every = ranking_tasks(prepared, graph, "val")
-    tasks = {t: task for t, task in every.items() if len(task.users) >= min_users}
+    tasks = {t: task for t, task in every.items() if can_choose_mix(task, min_users)}
     if not tasks:
         return dict.fromkeys(every, 1.0), {}
     figures: dict[str, dict[str, float]] = {}

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from training.experiment import carried_interests
+from training.choices import MIX_MIN_PAIRS, MIX_MIN_USERS
+from training.experiment import can_choose_mix, carried_interests
 from training.metrics import RankingTask, evaluate_ranking
 
 
@@ -113,3 +114,16 @@ def test_carried_interests_join_users_items_to_their_interests() -> None:
     item_interests = pd.DataFrame({"src": [10, 11, 11, 12], "dst": [5, 5, 6, 7]})
     pairs = {tuple(p) for p in carried_interests(user_items, item_interests).T.tolist()}
     assert pairs == {(0, 5), (0, 6), (1, 5), (1, 6)}
+
+
+def test_a_mix_is_chosen_on_many_users_or_on_many_held_out_pairs() -> None:
+    def task(users: int, pairs_each: int):
+        return _task([(u, c) for u in range(users) for c in range(pairs_each)], [])
+
+    few_users = MIX_MIN_USERS // 3
+    # new users with a long held-out history each measure a ranking finely enough
+    assert can_choose_mix(task(few_users, -(-MIX_MIN_PAIRS // few_users)))
+    # a few tags each on as few users do not: the model alone stays
+    assert not can_choose_mix(task(few_users, 4))
+    assert can_choose_mix(task(MIX_MIN_USERS, 1))
+    assert can_choose_mix(task(few_users, 4), min_users=few_users)
