@@ -117,7 +117,7 @@ def test_carried_interests_join_users_items_to_their_interests() -> None:
 
 
 def test_a_mix_is_chosen_on_many_users_or_on_many_held_out_pairs() -> None:
-    def task(users: int, pairs_each: int):
+    def task(users: int, pairs_each: int) -> RankingTask:
         return _task([(u, c) for u in range(users) for c in range(pairs_each)], [])
 
     few_users = MIX_MIN_USERS // 3
