@@ -3,7 +3,7 @@
 Every model maps the graph to node embeddings (:meth:`embed`) and scores pairs or whole
 candidate matrices per target relation, so one training loop, one evaluator and one batch
 scorer serve them all. Non-learned baselines (popularity, LLM cosine, interests of the user's
-items, user-KNN) expose the same ``matrix`` call.
+items, user-KNN, RP3beta) expose the same ``matrix`` call.
 """
 
 from __future__ import annotations
@@ -181,6 +181,12 @@ class StaticScorer(nn.Module):
     often fail to beat (Dacrema et al., RecSys 2019): the cosine similarity of users' training
     rows (their items and interests), and each candidate scored by the summed similarity of the
     user's :data:`USER_KNN_NEIGHBOURS` nearest users that have it in training.
+    ``rp3beta``: the graph-based item-to-item recommender that matched or beat most neural ones in
+    the same study (Paudel et al. 2016): the probability that a three-step random walk over the
+    training edges, user → candidate → user → candidate, ends at each candidate, divided by
+    the candidate's training degree to the power ``betas[target]`` (chosen among
+    :data:`RP3_BETAS` on validation by :func:`training.experiment.choose_walk_discount`; 0, the
+    plain walk P3alpha, where none is chosen).
     """
 
     #: target each baseline cannot score (the evaluation skips it)
@@ -189,13 +195,17 @@ class StaticScorer(nn.Module):
         "interest_profile": "user_interest",
     }
 
-    def __init__(self, kind: str, graph: Graph):
+    def __init__(self, kind: str, graph: Graph, betas: dict[str, float] | None = None):
         super().__init__()
         self.kind = kind
         self.graph = graph
         #: ``user_knn``'s neighbourhood (each user's training rows per target, transposed, and
         #: the user profiles), built on first use: every batch of users reads it
         self._neighbourhood: tuple[dict[str, Tensor], Tensor] | None = None
+        #: ``rp3beta``'s popularity discount per target, and its walk's steps per target,
+        #: built on first use (:func:`_walk_steps`)
+        self.betas: dict[str, float] = dict(betas or {})
+        self._walks: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
 
     def supports(self, target: str) -> bool:
         return self.UNSUPPORTED.get(self.kind) != target
@@ -225,6 +235,10 @@ class StaticScorer(nn.Module):
                 self._neighbourhood = _user_neighbourhood(self.graph, src.device)
             held_t, profiles = self._neighbourhood
             return _user_knn(profiles, held_t[target], src, USER_KNN_NEIGHBOURS)
+        if self.kind == "rp3beta":
+            if target not in self._walks:
+                self._walks[target] = _walk_steps(self.graph, target, src.device)
+            return _random_walk(*self._walks[target], src, self.betas.get(target, 0.0))
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
 
@@ -337,6 +351,49 @@ def _neighbour_votes(profiles: Tensor, held_t: Tensor, users: Tensor, neighbours
     return torch.sparse.mm(held_t, weights.T).T
 
 
+#: how far ``rp3beta`` may discount a candidate by its popularity (Paudel et al.'s beta): the
+#: values ``train`` chooses among per target on validation. Why a choice and not one value:
+#: on MovieLens 0.5 ranks warm users best and 0 new users (their held-out films are head items)
+RP3_BETAS = (0.0, 0.25, 0.5, 0.75)
+
+
+def _walk_steps(graph: Graph, target: str, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """The random walk's transitions over ``target``'s training edges, each uniform over the
+    node's edges: candidate → user as a sparse ``[users, candidates]`` matrix, user → candidate
+    as a sparse ``[candidates, users]`` one, and each candidate's training degree."""
+    users = torch.arange(graph.num_nodes["user"], device=device)
+    held = _rows_of(graph, target, users, graph.num_nodes[TARGETS[target][1]])
+    index, ones = held.indices(), held.values()
+    user_degree = torch.zeros(held.shape[0], device=device).index_add_(0, index[0], ones)
+    degree = torch.zeros(held.shape[1], device=device).index_add_(0, index[1], ones)
+    to_users = torch.sparse_coo_tensor(
+        index, 1.0 / degree[index[1]], held.shape, check_invariants=False
+    )
+    to_candidates = torch.sparse_coo_tensor(
+        index.flip(0),
+        1.0 / user_degree[index[0]],
+        (held.shape[1], held.shape[0]),
+        check_invariants=False,
+    )
+    return to_users.coalesce(), to_candidates.coalesce(), degree
+
+
+def _random_walk(
+    to_users: Tensor, to_candidates: Tensor, degree: Tensor, users: Tensor, beta: float
+) -> Tensor:
+    """``users`` × candidates: the probability of user → candidate → user → candidate
+    (:func:`_walk_steps`), over the candidate's degree to the power ``beta``. Computed as two
+    sparse products through the users (never the candidate × candidate matrix, which outgrows
+    memory on large catalogues), in slices of users bounded like ``user_knn``'s."""
+    step = max(1, USER_KNN_BLOCK // to_users.shape[0])
+    rows = []
+    for i in range(0, len(users), step):
+        start = to_candidates.index_select(1, users[i : i + step]).to_dense()
+        back = torch.sparse.mm(to_users, start)
+        rows.append(torch.sparse.mm(to_candidates, back).T)
+    return torch.cat(rows) / degree.clamp_min(1.0).pow(beta)
+
+
 class BaselineMix(nn.Module):
     """Our model's scores mixed, per target, with one static baseline's (``partner``).
 
@@ -344,19 +401,29 @@ class BaselineMix(nn.Module):
     the candidate's text): where ids carry little (a cold item, a new user, an artist known
     only by its name), direct text similarity can rank better than the model's projection of
     text into the collaborative space. ``user_knn``: the neighbourhood votes of similar users,
-    a memory of exact co-occurrence that low-rank embeddings smooth away. Each row of both is
-    standardised over the candidates (the scales are unrelated), then
-    ``weight × model + (1 − weight) × partner``; a weight of 1 is the model alone, bit for bit.
+    a memory of exact co-occurrence that low-rank embeddings smooth away. ``rp3beta``: the
+    random walk through the items' other users, discounted by popularity (``betas``, chosen on
+    validation), which on Last.fm's warm users ranks level with LightGCN while erring
+    differently. Each row of the model's scores and the partner's is standardised over the
+    candidates (the scales are unrelated), then ``weight × model + (1 − weight) × partner``; a
+    weight of 1 is the model alone, bit for bit.
     The weights are chosen on validation (:func:`training.experiment.choose_mixes`). The
     partner reads the graph handed to :meth:`embed`, so a graph extended with a new user
     scores that user's profile too.
     """
 
-    def __init__(self, model: nn.Module, weights: dict[str, float], partner: str = "content"):
+    def __init__(
+        self,
+        model: nn.Module,
+        weights: dict[str, float],
+        partner: str = "content",
+        betas: dict[str, float] | None = None,
+    ):
         super().__init__()
         self.model = model
         self.weights = dict(weights)
         self.partner = partner
+        self.betas = dict(betas or {})
 
     @property
     def targets(self) -> list[str]:
@@ -366,7 +433,7 @@ class BaselineMix(nn.Module):
         return {
             "model": self.model.embed(graph),
             "graph": graph,
-            "partner": StaticScorer(self.partner, graph),
+            "partner": StaticScorer(self.partner, graph, self.betas),
         }
 
     def matrix(self, emb: dict[str, object], target: str, src: Tensor) -> Tensor:

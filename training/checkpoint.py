@@ -78,6 +78,12 @@ class Checkpoint:
             for partner in MIX_PARTNERS
         }
 
+    @property
+    def walk_betas(self) -> dict[str, float]:
+        """Target → the ``rp3beta`` mix partner's popularity discount chosen on validation
+        (empty in a checkpoint from before that partner, which has no ``rp3beta`` mix)."""
+        return {t: float(b) for t, b in self.info.get("rp3beta_beta", {}).items()}
+
     def model(self, graph: Graph) -> nn.Module:
         """The trained networks on ``graph`` (ensembles included), without the mixes."""
         return load_trained(self.target_configs, graph, self.state, self.ensembles)
@@ -85,7 +91,7 @@ class Checkpoint:
     def scorer(self, graph: Graph) -> nn.Module:
         """The trained model on ``graph``, mixed with its partners as chosen: what
         ``evaluate``, ``fairness``, ``predict`` and the server rank with."""
-        return with_mixes(self.model(graph), self.mixes)
+        return with_mixes(self.model(graph), self.mixes, self.walk_betas)
 
     @property
     def uses_interests(self) -> bool:

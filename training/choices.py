@@ -18,6 +18,7 @@ STATIC_BASELINES = (
     "interest_profile",
     "interests_of_items",
     "user_knn",
+    "rp3beta",
 )
 BASELINES = ("popularity", "mf_bpr", "lightgcn", *STATIC_BASELINES[1:])
 #: baselines that need interest nodes in the graph
@@ -43,8 +44,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 #: the static baselines our model is mixed with, where validation chooses so, in the order the
-#: mixes apply (:class:`gnn.models.BaselineMix`): the content baseline, then user-KNN
-MIX_PARTNERS = ("content", "user_knn")
+#: mixes apply (:class:`gnn.models.BaselineMix`): the content baseline, user-KNN, then RP3beta
+MIX_PARTNERS = ("content", "user_knn", "rp3beta")
 
 #: validation users a target needs before ``train`` chooses its weight against a mix partner,
 #: unless it holds :data:`MIX_MIN_PAIRS` held-out pairs: on MovieLens' 40-odd validation users

@@ -17,6 +17,7 @@ from torch import nn
 from gnn.encoders import HeteroEncoder
 from gnn.graph import TARGETS, Graph
 from gnn.models import (
+    RP3_BETAS,
     BaselineMix,
     LightGCNBaseline,
     LinkPredictor,
@@ -349,6 +350,8 @@ def train_model(
     graph = graph if graph is not None else graph_for(prepared, config).to(device)
     model = build_model(name, config, graph).to(device)
     if isinstance(model, StaticScorer):
+        if name == "rp3beta" and stop_at is None:
+            return model, graph, choose_walk_discount(model, graph, prepared, device, seed)
         return model, graph, FitResult()
     val_tasks = ranking_tasks(prepared, graph, "val") if stop_at is None else {}
     pairs = {
@@ -374,6 +377,29 @@ def train_model(
     return trained_model(name, configs, graph, result.states), graph, result
 
 
+def choose_walk_discount(
+    walk: StaticScorer, graph: Graph, prepared: Prepared, device: torch.device, seed: int = 0
+) -> FitResult:
+    """Set ``walk.betas`` (an ``rp3beta`` scorer's popularity discount) per target to the value
+    of :data:`RP3_BETAS` that ranks best on validation (Recall@20; a tie goes to the smaller
+    discount), and return every value's validation figures: the baseline gets a validation
+    choice as LightGCN and ours get theirs, from the same validation users."""
+    tasks = ranking_tasks(prepared, graph, "val")
+    figures: dict[float, dict[str, float]] = {}
+    for beta in RP3_BETAS:
+        walk.betas = dict.fromkeys(tasks, beta)
+        scores = validation_scores(evaluate_model(walk, graph, tasks, device, seed, False))
+        figures[beta] = {target: round(value, 5) for target, value in scores.items()}
+    walk.betas = {
+        target: max(RP3_BETAS, key=lambda beta: (figures[beta][target], -beta))
+        for target in figures[RP3_BETAS[0]]
+    }
+    return FitResult(
+        best_values={target: figures[beta][target] for target, beta in walk.betas.items()},
+        by_setting={str(beta): values for beta, values in figures.items()},
+    )
+
+
 @dataclass
 class OursResult:
     """Our model after variant selection: per target the chosen variant, its configuration,
@@ -391,6 +417,8 @@ class OursResult:
     #: every weight tried; empty when no mix was chosen
     mixes: dict[str, dict[str, float]] = field(default_factory=dict)
     validation_by_mix: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: target → the ``rp3beta`` partner's popularity discount (:func:`choose_walk_discount`)
+    walk_betas: dict[str, float] = field(default_factory=dict)
     #: target → the variants ranking together (:class:`VariantEnsemble`) where validation chose
     #: an ensemble over the best single variant, and every ensemble size's validation figure
     ensembles: dict[str, list[str]] = field(default_factory=dict)
@@ -401,7 +429,7 @@ class OursResult:
     @property
     def scorer(self) -> nn.Module:
         """The model as it ranks: mixed with its partners where validation chose so."""
-        return with_mixes(self.model, self.mixes)
+        return with_mixes(self.model, self.mixes, self.walk_betas)
 
     def summary(self) -> dict[str, Any]:
         summary = {
@@ -417,6 +445,8 @@ class OursResult:
         for partner, weights in self.mixes.items():
             summary[f"{partner}_mix"] = weights
             summary[f"validation_recall@20_by_{partner}_weight"] = self.validation_by_mix[partner]
+        if self.walk_betas:
+            summary["rp3beta_beta"] = self.walk_betas
         return summary
 
     def members(self) -> dict[str, dict[str, tuple[ModelConfig, int]]]:
@@ -436,13 +466,18 @@ class OursResult:
         return {t: {v: self.variant_configs[v] for v in m} for t, m in self.ensembles.items()}
 
 
-def with_mixes(model: nn.Module, mixes: dict[str, dict[str, float]]) -> nn.Module:
+def with_mixes(
+    model: nn.Module,
+    mixes: dict[str, dict[str, float]],
+    walk_betas: dict[str, float] | None = None,
+) -> nn.Module:
     """``model`` wrapped in a :class:`BaselineMix` per partner (in :data:`MIX_PARTNERS` order)
-    that some target mixes in; as is when none does."""
+    that some target mixes in; as is when none does. ``walk_betas``: the ``rp3beta`` partner's
+    popularity discount per target."""
     for partner in MIX_PARTNERS:
         weights = mixes.get(partner, {})
         if any(w < 1.0 for w in weights.values()):
-            model = BaselineMix(model, weights, partner)
+            model = BaselineMix(model, weights, partner, walk_betas)
     return model
 
 
@@ -453,17 +488,27 @@ def choose_mixes(
     device: torch.device,
     seed: int = 0,
     min_users: int = MIX_MIN_USERS,
-) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]], dict[str, float]]:
     """Per partner of :data:`MIX_PARTNERS` in turn, each target's weight against it on top of
-    the mixes chosen before (:func:`choose_mix`); partner → target → weight, and partner →
-    weight → target → validation Recall@20."""
+    the mixes chosen before (:func:`choose_mix`), the ``rp3beta`` partner at the popularity
+    discount that ranks best alone (:func:`choose_walk_discount`): partner → target → weight,
+    partner → weight → target → validation Recall@20, and target → discount."""
+    walk = StaticScorer("rp3beta", graph)
+    choose_walk_discount(walk, graph, prepared, device, seed)
     mixes: dict[str, dict[str, float]] = {}
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for partner in MIX_PARTNERS:
         mixes[partner], figures[partner] = choose_mix(
-            with_mixes(model, mixes), partner, graph, prepared, device, seed, min_users
+            with_mixes(model, mixes, walk.betas),
+            partner,
+            graph,
+            prepared,
+            device,
+            seed,
+            min_users,
+            walk.betas,
         )
-    return mixes, figures
+    return mixes, figures, walk.betas
 
 
 def can_choose_mix(task: RankingTask, min_users: int = MIX_MIN_USERS) -> bool:
@@ -480,6 +525,7 @@ def choose_mix(
     device: torch.device,
     seed: int = 0,
     min_users: int = MIX_MIN_USERS,
+    walk_betas: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Per target, the weight of :data:`MIX_WEIGHTS` against ``partner`` whose mix ranks best
     on validation (Recall@20; ties go to the heavier model weight, so 1.0, the model alone,
@@ -492,7 +538,7 @@ def choose_mix(
         return dict.fromkeys(every, 1.0), {}
     figures: dict[str, dict[str, float]] = {}
     for weight in MIX_WEIGHTS:
-        mixed = BaselineMix(model, dict.fromkeys(tasks, weight), partner)
+        mixed = BaselineMix(model, dict.fromkeys(tasks, weight), partner, walk_betas)
         scores = validation_scores(evaluate_model(mixed, graph, tasks, device, seed, full=False))
         figures[str(weight)] = {t: round(v, 5) for t, v in scores.items()}
     chosen = dict.fromkeys(every, 1.0)
@@ -589,7 +635,7 @@ def train_variants(
                 {v: trained_variants[v].models[target] for v in members}
             )
     if mix_min_users is not None:
-        ours.mixes, ours.validation_by_mix = choose_mixes(
+        ours.mixes, ours.validation_by_mix, ours.walk_betas = choose_mixes(
             ours.model, graph, prepared, device, seed, mix_min_users
         )
     return ours
@@ -684,6 +730,11 @@ def run_experiment(
         payload["baselines"][name] = tested(base, base_graph)
         if name in LEARNED_BASELINES:
             payload["training"][name] = base_result.summary()
+        elif isinstance(base, StaticScorer) and base.betas:
+            payload["training"][name] = {
+                "beta": base.betas,
+                "validation_recall@20_by_beta": base_result.by_setting,
+            }
     payload["split_summary"] = prepared.split.summary() if prepared.split else None
     return payload, ours
 

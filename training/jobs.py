@@ -392,6 +392,7 @@ def train_and_save(
         "seed": seed,
         "fit": ours.summary(),
         **{f"{partner}_mix": weights for partner, weights in ours.mixes.items()},
+        "rp3beta_beta": ours.walk_betas,
         "ensembles": {
             t: {v: c.to_dict() for v, c in m.items()} for t, m in ours.ensemble_configs().items()
         },
@@ -452,14 +453,17 @@ def evaluate(
     graph = graph_for(prepared, checkpoint.config).to(device)
     if mix_min_users is None:
         model = checkpoint.scorer(graph)
-        mixes, figures = checkpoint.mixes, {}
+        mixes, figures, walk_betas = checkpoint.mixes, {}, checkpoint.walk_betas
     else:
         alone = checkpoint.model(graph)
-        mixes, figures = choose_mixes(alone, graph, prepared, device, seed, mix_min_users)
-        model = with_mixes(alone, mixes)
+        mixes, figures, walk_betas = choose_mixes(
+            alone, graph, prepared, device, seed, mix_min_users
+        )
+        model = with_mixes(alone, mixes, walk_betas)
     reports = {f"{partner}_mix": {"weights": weights} for partner, weights in mixes.items()}
     for partner, by_weight in figures.items():
         reports[f"{partner}_mix"][f"validation_recall@20_by_{partner}_weight"] = by_weight
+    reports["rp3beta_mix"]["beta"] = walk_betas
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,

@@ -102,6 +102,23 @@ def test_user_knn_scores_alike_in_slices(monkeypatch: pytest.MonkeyPatch) -> Non
     assert torch.equal(whole, sliced) and torch.count_nonzero(whole) > 0
 
 
+def test_rp3beta_is_the_three_step_walk_over_the_training_edges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    graph = _graph()
+    # user 1 holds i1 only; i1 is held by users 0 and 1 (1/2 each); user 0 walks on to i0 or i1
+    # (1/2 each), user 1 back to i1: i0 1/4, i1 1/2 + 1/4; user 0 lands on i0 3/8 and i1 5/8
+    walk = StaticScorer("rp3beta", graph).matrix(graph.x, "user_item", torch.tensor([1, 0, 2]))
+    assert torch.allclose(walk[0], torch.tensor([0.25, 0.75, 0.0, 0.0]))
+    assert torch.allclose(walk[1], torch.tensor([0.375, 0.625, 0.0, 0.0]))
+    assert torch.allclose(walk.sum(dim=1), torch.ones(3))  # a probability over the candidates
+    monkeypatch.setattr("gnn.models.USER_KNN_BLOCK", 1)  # one user per slice, the same walk
+    discounted = StaticScorer("rp3beta", graph)
+    discounted.betas = {"user_item": 0.5}  # i1 (2 users) discounted by sqrt(2)
+    discounted = discounted.matrix(graph.x, "user_item", torch.tensor([1]))
+    assert torch.allclose(discounted[0], torch.tensor([0.25, 0.75 / 2**0.5, 0.0, 0.0]))
+
+
 def _dense_reference(graph: Graph) -> torch.Tensor:
     """``D^-1/2 A D^-1/2`` written out densely, the formula the CSR builders must match."""
     total = sum(graph.num_nodes.values())
@@ -161,7 +178,7 @@ def test_cold_items_need_propagation_with_features() -> None:
         )
 
 
-@pytest.mark.parametrize("partner", ["content", "user_knn"])
+@pytest.mark.parametrize("partner", ["content", "user_knn", "rp3beta"])
 def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     partner: str,
 ) -> None:
@@ -175,8 +192,9 @@ def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     alone = BaselineMix(model, {"user_item": 1.0}, partner)
     assert torch.equal(alone.matrix(alone.embed(graph), "user_item", users), ours)
 
-    mixed = BaselineMix(model, {"user_item": 0.6}, partner)
-    theirs = StaticScorer(partner, graph).matrix(graph.x, "user_item", users)
+    betas = {"user_item": 0.5}  # read by rp3beta alone
+    mixed = BaselineMix(model, {"user_item": 0.6}, partner, betas)
+    theirs = StaticScorer(partner, graph, betas).matrix(graph.x, "user_item", users)
 
     def z(rows: torch.Tensor) -> torch.Tensor:  # a constant row (user_knn's user 2) becomes 0
         return (rows - rows.mean(1, keepdim=True)) / rows.std(1, keepdim=True).clamp_min(1e-6)

@@ -74,7 +74,14 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
         "interest_profile",
         "interests_of_items",
         "user_knn",
+        "rp3beta",
     }
+    # rp3beta's popularity discount: per target the best of those tried on validation
+    walk = trained["training"]["rp3beta"]
+    for target, beta in walk["beta"].items():
+        figures = walk["validation_recall@20_by_beta"]
+        assert len(figures) > 1
+        assert figures[str(beta)][target] == max(f[target] for f in figures.values())
     assert "user_item" not in trained["baselines"]["interests_of_items"]
     assert "user_interest" not in trained["baselines"]["interest_profile"]
     assert {"mrr@10", "mrr@20"} <= set(trained["metrics"]["user_item"])
@@ -330,8 +337,10 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
 def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_validation(
     small_graph: Path, snapshot_dir: Path
 ) -> None:
+    from gnn.models import RP3_BETAS
     from training.batch_predict import production_graph
     from training.checkpoint import load_checkpoint
+    from training.choices import MIX_PARTNERS
     from training.experiment import MIX_WEIGHTS, load_trained
 
     folder = small_graph / "ckpt-cold"
@@ -353,21 +362,25 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
     )
     assert code == 0, payload
     assert "content" in payload["baselines"]
-    # each partner's weight (content, then user_knn on top of it): the best on validation,
-    # ties to the model
+    # each partner's weight (content, then user_knn, then rp3beta on top): the best on
+    # validation, ties to the model
     ours = payload["training"]["ours"]
-    for partner in ("content", "user_knn"):
+    for partner in MIX_PARTNERS:
         by_weight = ours[f"validation_recall@20_by_{partner}_weight"]
         assert set(by_weight) == {str(w) for w in MIX_WEIGHTS}
         for target, weight in ours[f"{partner}_mix"].items():
             best = max(figures[target] for figures in by_weight.values())
             assert by_weight[str(weight)][target] == best
             assert all(by_weight[str(w)][target] < best for w in MIX_WEIGHTS if w > weight)
-    mixes = {partner: ours[f"{partner}_mix"] for partner in ("content", "user_knn")}
+    mixes = {partner: ours[f"{partner}_mix"] for partner in MIX_PARTNERS}
     assert load_checkpoint(folder).mixes == mixes
+    # rp3beta mixes in at the discount that ranks best alone on the same validation users
+    assert set(ours["rp3beta_beta"].values()) <= set(RP3_BETAS)
+    assert load_checkpoint(folder).walk_betas == ours["rp3beta_beta"]
     code, again = _json(["evaluate", "--checkpoint", str(folder), "--baselines", "none"])
     assert code == 0 and again["metrics"] == payload["metrics"]  # the stored mixes, re-applied
     assert {partner: again[f"{partner}_mix"]["weights"] for partner in mixes} == mixes
+    assert again["rp3beta_mix"]["beta"] == ours["rp3beta_beta"]
     cold = payload["split_summary"]["cold_items"]
     ckpt = load_checkpoint(folder)
     untrained = ~ckpt.trained_nodes["item"]
