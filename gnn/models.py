@@ -384,8 +384,9 @@ def _random_walk(
     """``users`` × candidates: the probability of user → candidate → user → candidate
     (:func:`_walk_steps`), over the candidate's degree to the power ``beta``. Computed as two
     sparse products through the users (never the candidate × candidate matrix, which outgrows
-    memory on large catalogues), in slices of users bounded like ``user_knn``'s."""
-    step = max(1, USER_KNN_BLOCK // to_users.shape[0])
+    memory on large catalogues), in slices of users whose dense rows through the users and
+    through the candidates each stay within :data:`USER_KNN_BLOCK` values."""
+    step = max(1, USER_KNN_BLOCK // max(to_users.shape))
     rows = []
     for i in range(0, len(users), step):
         start = to_candidates.index_select(1, users[i : i + step]).to_dense()
