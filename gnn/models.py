@@ -181,10 +181,10 @@ class StaticScorer(nn.Module):
     often fail to beat (Dacrema et al., RecSys 2019): the cosine similarity of users' training
     rows (their items and interests), and each candidate scored by the summed similarity of the
     user's :data:`USER_KNN_NEIGHBOURS` nearest users that have it in training.
-    ``rp3beta``: the graph-based item-to-item recommender that matched or beat most neural ones in
-    the same study (Paudel et al. 2016): the probability that a three-step random walk over the
-    training edges, user → candidate → user → candidate, ends at each candidate, divided by
-    the candidate's training degree to the power ``betas[target]`` (chosen among
+    ``rp3beta``: the graph-based recommender of Paudel et al. (2016), among the simple baselines
+    most neural ones failed to beat in the same study: the probability that a three-step random
+    walk over the training edges, user → candidate → user → candidate, ends at each candidate,
+    divided by the candidate's training degree to the power ``betas[target]`` (chosen among
     :data:`RP3_BETAS` on validation by :func:`training.experiment.choose_walk_discount`; 0, the
     plain walk P3alpha, where none is chosen).
     """

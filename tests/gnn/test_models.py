@@ -113,9 +113,9 @@ def test_rp3beta_is_the_three_step_walk_over_the_training_edges(
     assert torch.allclose(walk[1], torch.tensor([0.375, 0.625, 0.0, 0.0]))
     assert torch.allclose(walk.sum(dim=1), torch.ones(3))  # a probability over the candidates
     monkeypatch.setattr("gnn.models.USER_KNN_BLOCK", 1)  # one user per slice, the same walk
-    discounted = StaticScorer("rp3beta", graph)
-    discounted.betas = {"user_item": 0.5}  # i1 (2 users) discounted by sqrt(2)
-    discounted = discounted.matrix(graph.x, "user_item", torch.tensor([1]))
+    discounted = StaticScorer("rp3beta", graph, {"user_item": 0.5}).matrix(  # i1 by sqrt(2)
+        graph.x, "user_item", torch.tensor([1])
+    )
     assert torch.allclose(discounted[0], torch.tensor([0.25, 0.75 / 2**0.5, 0.0, 0.0]))
 
 
