@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from graphdb.errors import DataValidationError
-from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet, normalize_interest
+from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet, namespaced, normalize_interest
 from graphdb.loaders.tables import (
     MAX_KEY_BYTES,
     Column,
@@ -67,10 +67,6 @@ def _optional_float(value: str) -> float | None:
 
 def _optional_int(value: str) -> int | None:
     return parse_int(value) if value.strip() else None
-
-
-def _prefixed(namespace: str | None, raw_id: str) -> str:
-    return f"{namespace}:{raw_id}" if namespace else raw_id
 
 
 def _add_interest(plan: GraphPlan, raw: str, kind: str, path: Path, line: int) -> str:
@@ -112,7 +108,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         attributes=True,
     ):
         users.add(
-            _prefixed(namespace, row["user_id"]),
+            namespaced(namespace, row["user_id"]),
             name=row.get("name"),
             text=row.get("text"),
             **row["attributes"],
@@ -127,7 +123,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         attributes=True,
     ):
         items.add(
-            _prefixed(namespace, row["item_id"]),
+            namespaced(namespace, row["item_id"]),
             title=row.get("title"),
             text=row.get("text"),
             **row["attributes"],
@@ -144,8 +140,8 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             Column("ts", _optional_int, required=False),
         ],
     ):
-        user_id = _prefixed(namespace, row["user_id"])
-        item_id = _prefixed(namespace, row["item_id"])
+        user_id = namespaced(namespace, row["user_id"])
+        item_id = namespaced(namespace, row["item_id"])
         users.add(user_id)
         items.add(item_id)
         weight = row.get("weight")
@@ -176,7 +172,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             interest_id = _add_interest(
                 plan, row["interest"], row.get("kind") or "tag", data_dir / name, line
             )
-            node_id = _prefixed(namespace, row[id_column])
+            node_id = namespaced(namespace, row[id_column])
             node_set.add(node_id)
             weight = row.get("weight")
             rels.add(node_id, interest_id, weight=1.0 if weight is None else weight)
@@ -193,8 +189,8 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         ],
     ):
         interest_id = _add_interest(plan, row["interest"], "tag", data_dir / "tag_events.csv", line)
-        user_id = _prefixed(namespace, row["user_id"])
-        item_id = _prefixed(namespace, row["item_id"])
+        user_id = namespaced(namespace, row["user_id"])
+        item_id = namespaced(namespace, row["item_id"])
         users.add(user_id)
         items.add(item_id)
         events.add(user_id, item_id, interest_id, row.get("ts"))

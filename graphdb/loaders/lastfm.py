@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from graphdb.errors import DataValidationError
-from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet
+from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet, namespaced
 from graphdb.loaders.tables import (
     TAB,
     Column,
@@ -47,10 +47,6 @@ REQUIRED_FILES = (
 LATIN1_TAB = TableFormat(delimiter="\t", encoding="latin-1", quoting=TAB.quoting)
 
 
-def _prefixed(namespace: str | None, raw_id: int) -> str:
-    return f"{namespace}:{raw_id}" if namespace else str(raw_id)
-
-
 def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     """Read and validate the five files into a plan; raises DataValidationError on bad input."""
     require_files(data_dir, DATASET, REQUIRED_FILES)
@@ -70,7 +66,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         TAB,
     ):
         artist_ids.add(row["id"])
-        items.add(_prefixed(namespace, row["id"]), title=row["name"], url=row["url"])
+        items.add(namespaced(namespace, row["id"]), title=row["name"], url=row["url"])
 
     path = data_dir / "user_artists.dat"
     interacted = RelSet(RelType.INTERACTED, Label.USER, Label.ITEM)
@@ -90,9 +86,9 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
                 line=line,
                 column="2 (artistID)",
             )
-        user_id = _prefixed(namespace, row["userID"])
+        user_id = namespaced(namespace, row["userID"])
         users.add(user_id)
-        interacted.add(user_id, _prefixed(namespace, row["artistID"]), weight=float(row["weight"]))
+        interacted.add(user_id, namespaced(namespace, row["artistID"]), weight=float(row["weight"]))
 
     tag_names: dict[int, str] = {}
     for _, row in read_rows(
@@ -135,11 +131,11 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
             raise DataValidationError(
                 str(path), str(e), line=line, column="4-6 (day/month/year)"
             ) from None
-        user_id = _prefixed(namespace, row["userID"])
+        user_id = namespaced(namespace, row["userID"])
         users.add(user_id)
         known = row["artistID"] in artist_ids
         unknown_artist += not known
-        item_id = _prefixed(namespace, row["artistID"]) if known else None
+        item_id = namespaced(namespace, row["artistID"]) if known else None
         events.add(user_id, item_id, interest_id, ts)
 
     path = data_dir / "user_friends.dat"
@@ -147,7 +143,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     for _, row in read_rows(
         path, [Column("userID", parse_int), Column("friendID", parse_int)], TAB
     ):
-        a, b = _prefixed(namespace, row["userID"]), _prefixed(namespace, row["friendID"])
+        a, b = namespaced(namespace, row["userID"]), namespaced(namespace, row["friendID"])
         users.add(a)
         users.add(b)
         friends.add(a, b)

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from graphdb.errors import DataValidationError
-from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet
+from graphdb.loaders.plan import GraphPlan, NodeSet, RelSet, namespaced
 from graphdb.loaders.tables import (
     Column,
     bounded,
@@ -45,10 +45,6 @@ def split_title(raw: str) -> tuple[str, int | None]:
     return raw[: match.start()].strip(), int(match.group(1))
 
 
-def _prefixed(namespace: str | None, raw_id: int | str) -> str:
-    return f"{namespace}:{raw_id}" if namespace else str(raw_id)
-
-
 def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     """Read and validate the three files into a plan; raises DataValidationError on bad input."""
     require_files(data_dir, DATASET, REQUIRED_FILES)
@@ -69,7 +65,7 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
     ):
         title, year = split_title(row["title"])
         genres = [g.strip() for g in row["genres"].split("|") if g.strip() and g != NO_GENRES]
-        item_id = _prefixed(namespace, row["movieId"])
+        item_id = namespaced(namespace, row["movieId"])
         movie_ids.add(row["movieId"])
         items.add(item_id, title=title, year=year, genres=genres)
         for genre in genres:
@@ -95,11 +91,11 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
                 line=line,
                 column="2 (movieId)",
             )
-        user_id = _prefixed(namespace, row["userId"])
+        user_id = namespaced(namespace, row["userId"])
         users.add(user_id)
         interacted.add(
             user_id,
-            _prefixed(namespace, row["movieId"]),
+            namespaced(namespace, row["movieId"]),
             rating=row["rating"],
             ts=row["timestamp"],
             weight=row["rating"] / 5.0,
@@ -128,9 +124,9 @@ def parse(data_dir: Path, namespace: str | None = None) -> GraphPlan:
         if interest_id is None:
             skipped += 1
             continue
-        user_id = _prefixed(namespace, row["userId"])
+        user_id = namespaced(namespace, row["userId"])
         users.add(user_id)
-        events.add(user_id, _prefixed(namespace, row["movieId"]), interest_id, row["timestamp"])
+        events.add(user_id, namespaced(namespace, row["movieId"]), interest_id, row["timestamp"])
 
     plan.nodes = [users, items]
     plan.relationships = [interacted, catalog, *events.relationships()]

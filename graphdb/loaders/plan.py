@@ -38,6 +38,12 @@ def normalize_interest(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
+def namespaced(namespace: str | None, raw_id: int | str) -> str:
+    """A user or item id as the graph keys it: ``"NS:raw"`` under ``--namespace NS``, else the
+    raw id, so several datasets share one database without their ids colliding."""
+    return f"{namespace}:{raw_id}" if namespace else str(raw_id)
+
+
 @dataclass
 class NodeSet:
     """Nodes of one label, keyed by id, with the properties to set."""
