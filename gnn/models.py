@@ -185,8 +185,14 @@ class StaticScorer(nn.Module):
     most neural ones failed to beat in the same study: the probability that a three-step random
     walk over the training edges, user → candidate → user → candidate, ends at each candidate,
     divided by the candidate's training degree to the power ``betas[target]`` (chosen among
-    :data:`RP3_BETAS` on validation by :func:`training.experiment.choose_walk_discount`; 0, the
+    :data:`RP3_BETAS` on validation by :func:`training.experiment.choose_setting`; 0, the
     plain walk P3alpha, where none is chosen).
+    ``ease``: EASE (Steck, WWW 2019), the linear item-item autoencoder that the same kind of
+    re-run found as strong as neural recommenders: each candidate's training column regressed
+    on all the others' (no self-weight), under the L2 penalty ``penalties[target]`` (chosen
+    among :data:`EASE_PENALTIES` on validation); a user's score is the sum of their training
+    candidates' weights. It holds a dense candidates × candidates matrix, so a target with more
+    than :data:`EASE_MAX_CANDIDATES` candidates is not scored (the evaluation skips it).
     """
 
     #: target each baseline cannot score (the evaluation skips it)
@@ -195,7 +201,13 @@ class StaticScorer(nn.Module):
         "interest_profile": "user_interest",
     }
 
-    def __init__(self, kind: str, graph: Graph, betas: dict[str, float] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        graph: Graph,
+        betas: dict[str, float] | None = None,
+        penalties: dict[str, float] | None = None,
+    ):
         super().__init__()
         self.kind = kind
         self.graph = graph
@@ -206,8 +218,15 @@ class StaticScorer(nn.Module):
         #: built on first use (:func:`_walk_steps`)
         self.betas: dict[str, float] = dict(betas or {})
         self._walks: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+        #: ``ease``'s L2 penalty per target, and its weights per target with the penalty they
+        #: were fitted at (refitted when the penalty changes)
+        self.penalties: dict[str, float] = dict(penalties or {})
+        self._ease: dict[str, tuple[float, Tensor]] = {}
 
     def supports(self, target: str) -> bool:
+        if self.kind == "ease":
+            candidates = self.graph.num_nodes.get(TARGETS[target][1], 0)
+            return 0 < candidates <= EASE_MAX_CANDIDATES
         return self.UNSUPPORTED.get(self.kind) != target
 
     def embed(self, graph: Graph) -> dict[str, Tensor]:
@@ -239,6 +258,13 @@ class StaticScorer(nn.Module):
             if target not in self._walks:
                 self._walks[target] = _walk_steps(self.graph, target, src.device)
             return _random_walk(*self._walks[target], src, self.betas.get(target, 0.0))
+        if self.kind == "ease":
+            penalty = self.penalties.get(target, EASE_PENALTIES[0])
+            if self._ease.get(target, (None,))[0] != penalty:
+                self._ease.pop(target, None)  # the old weights go before the new are fitted
+                self._ease[target] = (penalty, _ease_weights(self.graph, target, penalty))
+            weights = self._ease[target][1]
+            return torch.sparse.mm(_rows_of(self.graph, target, src, weights.shape[0]), weights)
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
 
@@ -393,6 +419,34 @@ def _random_walk(
         back = torch.sparse.mm(to_users, start)
         rows.append(torch.sparse.mm(to_candidates, back).T)
     return torch.cat(rows) / degree.clamp_min(1.0).pow(beta)
+
+
+#: the L2 penalties ``ease`` chooses among per target on validation. Steck reports 200-1000 on
+#: MovieLens-20M, Netflix and the Million Song Data; on Last.fm 100 ranked best and on
+#: movielens-small's new users 6,400, hence a wide grid, four times apart
+EASE_PENALTIES = (50.0, 200.0, 800.0, 3200.0)
+#: the most candidates ``ease`` fits for: its weights are a dense candidates × candidates
+#: matrix (20,000: 1.6 GB of float32, about three times that while inverting)
+EASE_MAX_CANDIDATES = 20_000
+
+
+def _ease_weights(graph: Graph, target: str, penalty: float) -> Tensor:
+    """EASE's closed form: with ``P = (XᵀX + penalty·I)⁻¹`` over the training rows ``X``, the
+    weight of candidate i for candidate j is ``-P[i, j] / P[j, j]``, and 0 for i = j. The Gram
+    matrix is summed over slices of users (sparse × dense), so no dense users × candidates
+    matrix is ever held."""
+    width = graph.num_nodes[TARGETS[target][1]]
+    users = torch.arange(graph.num_nodes["user"], device=_relation(graph, target).device)
+    gram = torch.zeros(width, width, device=users.device)
+    step = max(1, USER_KNN_BLOCK // width)
+    for i in range(0, len(users), step):
+        rows = _rows_of(graph, target, users[i : i + step], width)
+        gram.add_(torch.sparse.mm(rows.t().coalesce(), rows.to_dense()))
+    gram.diagonal().add_(penalty)
+    weights = torch.linalg.inv(gram)
+    del gram
+    weights.div_(weights.diagonal().neg())  # neg() copies: each column j over -P[j, j]
+    return weights.fill_diagonal_(0.0)
 
 
 class BaselineMix(nn.Module):

@@ -19,6 +19,7 @@ STATIC_BASELINES = (
     "interests_of_items",
     "user_knn",
     "rp3beta",
+    "ease",
 )
 BASELINES = ("popularity", "mf_bpr", "lightgcn", *STATIC_BASELINES[1:])
 #: baselines that need interest nodes in the graph

@@ -17,6 +17,7 @@ from torch import nn
 from gnn.encoders import HeteroEncoder
 from gnn.graph import TARGETS, Graph
 from gnn.models import (
+    EASE_PENALTIES,
     RP3_BETAS,
     BaselineMix,
     LightGCNBaseline,
@@ -350,8 +351,8 @@ def train_model(
     graph = graph if graph is not None else graph_for(prepared, config).to(device)
     model = build_model(name, config, graph).to(device)
     if isinstance(model, StaticScorer):
-        if name == "rp3beta" and stop_at is None:
-            return model, graph, choose_walk_discount(model, graph, prepared, device, seed)
+        if name in CHOSEN_SETTINGS and stop_at is None:
+            return model, graph, choose_setting(model, graph, prepared, device, seed)
         return model, graph, FitResult()
     val_tasks = ranking_tasks(prepared, graph, "val") if stop_at is None else {}
     pairs = {
@@ -377,26 +378,42 @@ def train_model(
     return trained_model(name, configs, graph, result.states), graph, result
 
 
-def choose_walk_discount(
-    walk: StaticScorer, graph: Graph, prepared: Prepared, device: torch.device, seed: int = 0
+#: the static baselines with one setting chosen per target on validation, as LightGCN's and
+#: our epochs are: the scorer attribute it lives in, its name in ``train``'s JSON, the values
+CHOSEN_SETTINGS: dict[str, tuple[str, str, tuple[float, ...]]] = {
+    "rp3beta": ("betas", "beta", RP3_BETAS),
+    "ease": ("penalties", "penalty", EASE_PENALTIES),
+}
+
+
+def choose_setting(
+    scorer: StaticScorer, graph: Graph, prepared: Prepared, device: torch.device, seed: int = 0
 ) -> FitResult:
-    """Set ``walk.betas`` (an ``rp3beta`` scorer's popularity discount) per target to the value
-    of :data:`RP3_BETAS` that ranks best on validation (Recall@20; a tie goes to the smaller
-    discount), and return every value's validation figures: the baseline gets a validation
-    choice as LightGCN and ours get theirs, from the same validation users."""
-    tasks = ranking_tasks(prepared, graph, "val")
-    figures: dict[float, dict[str, float]] = {}
-    for beta in RP3_BETAS:
-        walk.betas = dict.fromkeys(tasks, beta)
-        scores = validation_scores(evaluate_model(walk, graph, tasks, device, seed, False))
-        figures[beta] = {target: round(value, 5) for target, value in scores.items()}
-    walk.betas = {
-        target: max(RP3_BETAS, key=lambda beta: (figures[beta][target], -beta))
-        for target in figures[RP3_BETAS[0]]
+    """Set ``scorer``'s setting (:data:`CHOSEN_SETTINGS`: ``rp3beta``'s popularity discount,
+    ``ease``'s penalty) per target to the value that ranks best on validation (Recall@20; a tie
+    goes to the smaller value), and return every value's validation figures: the baseline gets a
+    validation choice as LightGCN and ours get theirs, from the same validation users."""
+    attribute, _, values = CHOSEN_SETTINGS[scorer.kind]
+    tasks = {
+        target: task
+        for target, task in ranking_tasks(prepared, graph, "val").items()
+        if scorer.supports(target)
     }
+    if not tasks:
+        return FitResult()
+    figures: dict[float, dict[str, float]] = {}
+    for value in values:
+        setattr(scorer, attribute, dict.fromkeys(tasks, value))
+        scores = validation_scores(evaluate_model(scorer, graph, tasks, device, seed, False))
+        figures[value] = {target: round(score, 5) for target, score in scores.items()}
+    chosen = {
+        target: max(values, key=lambda value: (figures[value][target], -value))
+        for target in figures[values[0]]
+    }
+    setattr(scorer, attribute, chosen)
     return FitResult(
-        best_values={target: figures[beta][target] for target, beta in walk.betas.items()},
-        by_setting={str(beta): values for beta, values in figures.items()},
+        best_values={target: figures[value][target] for target, value in chosen.items()},
+        by_setting={str(value): scores for value, scores in figures.items()},
     )
 
 
@@ -417,7 +434,7 @@ class OursResult:
     #: every weight tried; empty when no mix was chosen
     mixes: dict[str, dict[str, float]] = field(default_factory=dict)
     validation_by_mix: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    #: target → the ``rp3beta`` partner's popularity discount (:func:`choose_walk_discount`)
+    #: target → the ``rp3beta`` partner's popularity discount (:func:`choose_setting`)
     walk_betas: dict[str, float] = field(default_factory=dict)
     #: target → the variants ranking together (:class:`VariantEnsemble`) where validation chose
     #: an ensemble over the best single variant, and every ensemble size's validation figure
@@ -491,10 +508,10 @@ def choose_mixes(
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]], dict[str, float]]:
     """Per partner of :data:`MIX_PARTNERS` in turn, each target's weight against it on top of
     the mixes chosen before (:func:`choose_mix`), the ``rp3beta`` partner at the popularity
-    discount that ranks best alone (:func:`choose_walk_discount`): partner → target → weight,
+    discount that ranks best alone (:func:`choose_setting`): partner → target → weight,
     partner → weight → target → validation Recall@20, and target → discount."""
     walk = StaticScorer("rp3beta", graph)
-    choose_walk_discount(walk, graph, prepared, device, seed)
+    choose_setting(walk, graph, prepared, device, seed)
     mixes: dict[str, dict[str, float]] = {}
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for partner in MIX_PARTNERS:
@@ -730,10 +747,11 @@ def run_experiment(
         payload["baselines"][name] = tested(base, base_graph)
         if name in LEARNED_BASELINES:
             payload["training"][name] = base_result.summary()
-        elif isinstance(base, StaticScorer) and base.betas:
+        elif name in CHOSEN_SETTINGS and base_result.by_setting:
+            attribute, key, _ = CHOSEN_SETTINGS[name]
             payload["training"][name] = {
-                "beta": base.betas,
-                "validation_recall@20_by_beta": base_result.by_setting,
+                key: getattr(base, attribute),
+                f"validation_recall@20_by_{key}": base_result.by_setting,
             }
     payload["split_summary"] = prepared.split.summary() if prepared.split else None
     return payload, ours

@@ -64,7 +64,7 @@ class FitResult:
     seconds_per_epoch: float = 0.0
     history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     #: a static baseline's validation choice instead of epochs: each setting it tried → target
-    #: → validation Recall@20 (``rp3beta``'s discounts)
+    #: → validation Recall@20 (``rp3beta``'s discounts, ``ease``'s penalties)
     by_setting: dict[str, dict[str, float]] = field(default_factory=dict)
     states: dict[str, dict[str, Tensor]] = field(default_factory=dict, repr=False)
 

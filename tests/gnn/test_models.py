@@ -119,6 +119,36 @@ def test_rp3beta_is_the_three_step_walk_over_the_training_edges(
     assert torch.allclose(discounted[0], torch.tensor([0.25, 0.75 / 2**0.5, 0.0, 0.0]))
 
 
+@pytest.mark.parametrize("block", [1 << 24, 1])  # the Gram matrix whole, or one user a slice
+def test_ease_is_each_candidates_ridge_regression_on_the_others(
+    monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr("gnn.models.USER_KNN_BLOCK", block)
+    graph, penalty = _graph(), 0.5
+    held = torch.zeros(3, 4, dtype=torch.float64)
+    held[graph.edge_index[("user", "user_item", "item")].unbind()] = 1.0
+    # the reference, column by column: candidate j regressed on every other candidate's column
+    weights = torch.zeros(4, 4, dtype=torch.float64)
+    for j in range(4):
+        others = [i for i in range(4) if i != j]
+        x = held[:, others]
+        solution = torch.linalg.solve(x.T @ x + penalty * torch.eye(3), x.T @ held[:, j])
+        weights[others, j] = solution
+    users = torch.tensor([1, 0, 2])
+    scorer = StaticScorer("ease", graph, penalties={"user_item": penalty})
+    scores = scorer.matrix(graph.x, "user_item", users)
+    assert torch.allclose(scores.double(), held[users] @ weights, atol=1e-5)
+    assert torch.count_nonzero(scores) > 0
+    scorer.penalties = {"user_item": 4 * penalty}  # a new penalty refits: more shrinkage
+    assert scorer.matrix(graph.x, "user_item", users).abs().sum() < scores.abs().sum()
+
+
+def test_ease_scores_no_target_beyond_its_candidate_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gnn.models.EASE_MAX_CANDIDATES", 3)  # 4 items, 2 interests
+    scorer = StaticScorer("ease", _graph())
+    assert not scorer.supports("user_item") and scorer.supports("user_interest")
+
+
 def _dense_reference(graph: Graph) -> torch.Tensor:
     """``D^-1/2 A D^-1/2`` written out densely, the formula the CSR builders must match."""
     total = sum(graph.num_nodes.values())

@@ -75,13 +75,15 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
         "interests_of_items",
         "user_knn",
         "rp3beta",
+        "ease",
     }
-    # rp3beta's popularity discount: per target the best of those tried on validation
-    walk = trained["training"]["rp3beta"]
-    for target, beta in walk["beta"].items():
-        figures = walk["validation_recall@20_by_beta"]
-        assert len(figures) > 1
-        assert figures[str(beta)][target] == max(f[target] for f in figures.values())
+    # rp3beta's popularity discount and ease's penalty: per target the best tried on validation
+    for name, key in (("rp3beta", "beta"), ("ease", "penalty")):
+        chosen = trained["training"][name]
+        figures = chosen[f"validation_recall@20_by_{key}"]
+        assert set(chosen[key]) == {"user_item", "user_interest"} and len(figures) > 1
+        for target, value in chosen[key].items():
+            assert figures[str(value)][target] == max(f[target] for f in figures.values())
     assert "user_item" not in trained["baselines"]["interests_of_items"]
     assert "user_interest" not in trained["baselines"]["interest_profile"]
     assert {"mrr@10", "mrr@20"} <= set(trained["metrics"]["user_item"])
