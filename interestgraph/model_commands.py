@@ -192,7 +192,7 @@ def train(
         typer.Option(
             "--content-mix/--no-content-mix",
             help="Per target, mix ours with the content baseline (the user's items' mean text · "
-            "the candidate's text), then with user_knn, then with rp3beta, each at the weight "
+            "the candidate's text), then with user_knn, rp3beta and ease, each at the weight "
             "validation chooses among 1.0 (ours alone), 0.8 … 0.2.",
         ),
     ] = True,
@@ -343,9 +343,9 @@ def evaluate(
     content_mix: Annotated[
         bool,
         typer.Option(
-            help="Choose the weights against the content baseline, user_knn and rp3beta afresh "
-            "on the checkpoint's validation edges (as `train --content-mix` does) instead of the "
-            "stored ones."
+            help="Choose the weights against the content baseline, user_knn, rp3beta and ease "
+            "afresh on the checkpoint's validation edges (as `train --content-mix` does) instead "
+            "of the stored ones."
         ),
     ] = False,
     content_mix_min_users: MixMinUsersOpt = MIX_MIN_USERS,

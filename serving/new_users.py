@@ -7,7 +7,9 @@ feature vector through the snapshot's encoder; the user gets no id embedding, ex
 cold user at training time. The checkpoint's model then runs one forward pass over the
 production graph plus this one node (:meth:`gnn.graph.Graph.with_node`), so the new user is
 scored by the same propagation as everyone else, not by an approximation of it. The cost is one
-full-graph pass per request (tens of milliseconds on the bundled datasets on CPU).
+full-graph pass per request (tens of milliseconds on the bundled datasets on CPU). Where the
+checkpoint mixes in ``ease``, its item-item weights are fitted on the production graph at the
+first request (half a minute for 10,000 items on one CPU thread) and reused by every later one.
 
 torch, PyG and the encoder load on the first request, not at import or start-up.
 """

@@ -31,7 +31,14 @@ from gnn.graph import Graph
 from graphdb.files import atomic_folder, read_or_raise
 from graphdb.snapshot import NODE_TYPES, Snapshot
 from training.choices import MIX_PARTNERS
-from training.experiment import ModelConfig, load_trained, with_mixes
+from training.experiment import (
+    CHOSEN_SETTINGS,
+    ModelConfig,
+    load_trained,
+    mix_partners,
+    setting_key,
+    with_mixes,
+)
 
 FORMAT_VERSION = 2
 
@@ -79,10 +86,14 @@ class Checkpoint:
         }
 
     @property
-    def walk_betas(self) -> dict[str, float]:
-        """Target → the ``rp3beta`` mix partner's popularity discount chosen on validation
-        (empty in a checkpoint from before that partner, which has no ``rp3beta`` mix)."""
-        return {t: float(b) for t, b in self.info.get("rp3beta_beta", {}).items()}
+    def partner_settings(self) -> dict[str, dict[str, float]]:
+        """Mix partner → target → its setting chosen on validation (``rp3beta``'s popularity
+        discount, ``ease``'s penalty); a checkpoint from before a partner has none for it."""
+        return {
+            kind: {t: float(v) for t, v in self.info[setting_key(kind)].items()}
+            for kind in CHOSEN_SETTINGS
+            if setting_key(kind) in self.info
+        }
 
     def model(self, graph: Graph) -> nn.Module:
         """The trained networks on ``graph`` (ensembles included), without the mixes."""
@@ -91,7 +102,8 @@ class Checkpoint:
     def scorer(self, graph: Graph) -> nn.Module:
         """The trained model on ``graph``, mixed with its partners as chosen: what
         ``evaluate``, ``fairness``, ``predict`` and the server rank with."""
-        return with_mixes(self.model(graph), self.mixes, self.walk_betas)
+        partners = mix_partners(graph, self.partner_settings)
+        return with_mixes(self.model(graph), self.mixes, partners)
 
     @property
     def uses_interests(self) -> bool:

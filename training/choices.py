@@ -45,8 +45,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 #: the static baselines our model is mixed with, where validation chooses so, in the order the
-#: mixes apply (:class:`gnn.models.BaselineMix`): the content baseline, user-KNN, then RP3beta
-MIX_PARTNERS = ("content", "user_knn", "rp3beta")
+#: mixes apply (:class:`gnn.models.BaselineMix`): the content baseline, user-KNN, RP3beta, then
+#: EASE (last: on MovieLens' warm users it ranks above the other three and the model, and its
+#: weight is chosen on top of theirs)
+MIX_PARTNERS = ("content", "user_knn", "rp3beta", "ease")
 
 #: validation users a target needs before ``train`` chooses its weight against a mix partner,
 #: unless it holds :data:`MIX_MIN_PAIRS` held-out pairs: on MovieLens' 40-odd validation users

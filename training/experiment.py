@@ -429,13 +429,8 @@ class OursResult:
     best_epoch: dict[str, int]
     validation: dict[str, dict[str, float]]
     fits: dict[str, dict[str, Any]]
-    #: mix partner → target → weight of the model against it (:class:`BaselineMix`, applied in
-    #: :data:`MIX_PARTNERS` order), and partner → weight → target → the validation Recall@20 of
-    #: every weight tried; empty when no mix was chosen
-    mixes: dict[str, dict[str, float]] = field(default_factory=dict)
-    validation_by_mix: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    #: target → the ``rp3beta`` partner's popularity discount (:func:`choose_setting`)
-    walk_betas: dict[str, float] = field(default_factory=dict)
+    #: the weights against the mix partners and the partners' settings, where chosen
+    mix: MixChoice | None = None
     #: target → the variants ranking together (:class:`VariantEnsemble`) where validation chose
     #: an ensemble over the best single variant, and every ensemble size's validation figure
     ensembles: dict[str, list[str]] = field(default_factory=dict)
@@ -446,7 +441,7 @@ class OursResult:
     @property
     def scorer(self) -> nn.Module:
         """The model as it ranks: mixed with its partners where validation chose so."""
-        return with_mixes(self.model, self.mixes, self.walk_betas)
+        return self.mix.scorer(self.model) if self.mix else self.model
 
     def summary(self) -> dict[str, Any]:
         summary = {
@@ -459,11 +454,11 @@ class OursResult:
         if self.validation_by_ensemble:
             summary["ensemble"] = self.ensembles
             summary["validation_recall@20_by_ensemble_size"] = self.validation_by_ensemble
-        for partner, weights in self.mixes.items():
-            summary[f"{partner}_mix"] = weights
-            summary[f"validation_recall@20_by_{partner}_weight"] = self.validation_by_mix[partner]
-        if self.walk_betas:
-            summary["rp3beta_beta"] = self.walk_betas
+        if self.mix:
+            for partner, weights in self.mix.weights.items():
+                summary[f"{partner}_mix"] = weights
+                summary[f"validation_recall@20_by_{partner}_weight"] = self.mix.figures[partner]
+            summary.update(self.mix.setting_keys())
         return summary
 
     def members(self) -> dict[str, dict[str, tuple[ModelConfig, int]]]:
@@ -483,19 +478,60 @@ class OursResult:
         return {t: {v: self.variant_configs[v] for v in m} for t, m in self.ensembles.items()}
 
 
+def setting_key(partner: str) -> str:
+    """Where a partner's chosen setting sits in ``train``'s JSON and a checkpoint's config:
+    ``rp3beta_beta``, ``ease_penalty``."""
+    return f"{partner}_{CHOSEN_SETTINGS[partner][1]}"
+
+
+def mix_partners(graph: Graph, settings: dict[str, dict[str, float]]) -> dict[str, StaticScorer]:
+    """Each of :data:`MIX_PARTNERS` on ``graph``, at its chosen setting where it has one
+    (``settings``: partner → target → value, see :data:`CHOSEN_SETTINGS`)."""
+    partners = {kind: StaticScorer(kind, graph) for kind in MIX_PARTNERS}
+    for kind, values in settings.items():
+        setattr(partners[kind], CHOSEN_SETTINGS[kind][0], dict(values))
+    return partners
+
+
 def with_mixes(
-    model: nn.Module,
-    mixes: dict[str, dict[str, float]],
-    walk_betas: dict[str, float] | None = None,
+    model: nn.Module, mixes: dict[str, dict[str, float]], partners: dict[str, StaticScorer]
 ) -> nn.Module:
     """``model`` wrapped in a :class:`BaselineMix` per partner (in :data:`MIX_PARTNERS` order)
-    that some target mixes in; as is when none does. ``walk_betas``: the ``rp3beta`` partner's
-    popularity discount per target."""
-    for partner in MIX_PARTNERS:
-        weights = mixes.get(partner, {})
+    that some target mixes in; as is when none does."""
+    for kind in MIX_PARTNERS:
+        weights = mixes.get(kind, {})
         if any(w < 1.0 for w in weights.values()):
-            model = BaselineMix(model, weights, partner, walk_betas)
+            model = BaselineMix(model, weights, partners[kind])
     return model
+
+
+@dataclass
+class MixChoice:
+    """What :func:`choose_mixes` chose on validation."""
+
+    #: partner → target → the model's weight against it (1.0: the model alone)
+    weights: dict[str, dict[str, float]]
+    #: partner → weight → target → validation Recall@20 of every weight tried
+    figures: dict[str, dict[str, dict[str, float]]]
+    #: every partner at its chosen setting, with what it fitted (``ease``'s weights) kept, so
+    #: ranking test users after the choice refits nothing, and the same baselines' own
+    #: evaluation reuses them (:func:`run_experiment`)
+    partners: dict[str, StaticScorer]
+    #: partner → its setting's validation choice (:func:`choose_setting`), for those with one
+    fits: dict[str, FitResult]
+
+    def scorer(self, model: nn.Module) -> nn.Module:
+        return with_mixes(model, self.weights, self.partners)
+
+    @property
+    def settings(self) -> dict[str, dict[str, float]]:
+        """Partner → target → its chosen setting (:data:`CHOSEN_SETTINGS`), mixed in or not."""
+        return {
+            kind: dict(getattr(self.partners[kind], CHOSEN_SETTINGS[kind][0])) for kind in self.fits
+        }
+
+    def setting_keys(self) -> dict[str, dict[str, float]]:
+        return {setting_key(kind): values for kind, values in self.settings.items()}
 
 
 def choose_mixes(
@@ -505,27 +541,29 @@ def choose_mixes(
     device: torch.device,
     seed: int = 0,
     min_users: int = MIX_MIN_USERS,
-) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]], dict[str, float]]:
-    """Per partner of :data:`MIX_PARTNERS` in turn, each target's weight against it on top of
-    the mixes chosen before (:func:`choose_mix`), the ``rp3beta`` partner at the popularity
-    discount that ranks best alone (:func:`choose_setting`): partner → target → weight,
-    partner → weight → target → validation Recall@20, and target → discount."""
-    walk = StaticScorer("rp3beta", graph)
-    choose_setting(walk, graph, prepared, device, seed)
-    mixes: dict[str, dict[str, float]] = {}
+) -> MixChoice:
+    """Each partner's setting as it ranks best alone on validation (:func:`choose_setting`),
+    then per partner of :data:`MIX_PARTNERS` in turn each target's weight against it on top of
+    the mixes chosen before (:func:`choose_mix`)."""
+    partners = mix_partners(graph, {})
+    fits = {
+        kind: choose_setting(partner, graph, prepared, device, seed)
+        for kind, partner in partners.items()
+        if kind in CHOSEN_SETTINGS
+    }
+    weights: dict[str, dict[str, float]] = {}
     figures: dict[str, dict[str, dict[str, float]]] = {}
-    for partner in MIX_PARTNERS:
-        mixes[partner], figures[partner] = choose_mix(
-            with_mixes(model, mixes, walk.betas),
-            partner,
+    for kind in MIX_PARTNERS:
+        weights[kind], figures[kind] = choose_mix(
+            with_mixes(model, weights, partners),
+            partners[kind],
             graph,
             prepared,
             device,
             seed,
             min_users,
-            walk.betas,
         )
-    return mixes, figures, walk.betas
+    return MixChoice(weights, figures, partners, fits)
 
 
 def can_choose_mix(task: RankingTask, min_users: int = MIX_MIN_USERS) -> bool:
@@ -536,26 +574,29 @@ def can_choose_mix(task: RankingTask, min_users: int = MIX_MIN_USERS) -> bool:
 
 def choose_mix(
     model: nn.Module,
-    partner: str,
+    partner: StaticScorer,
     graph: Graph,
     prepared: Prepared,
     device: torch.device,
     seed: int = 0,
     min_users: int = MIX_MIN_USERS,
-    walk_betas: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Per target, the weight of :data:`MIX_WEIGHTS` against ``partner`` whose mix ranks best
     on validation (Recall@20; ties go to the heavier model weight, so 1.0, the model alone,
     wins a tie), and every weight's figure (weight → target → Recall@20). A target with fewer
-    than ``min_users`` validation users and :data:`MIX_MIN_PAIRS` held-out pairs keeps 1.0
-    untried (:func:`can_choose_mix`)."""
+    than ``min_users`` validation users and :data:`MIX_MIN_PAIRS` held-out pairs
+    (:func:`can_choose_mix`), or one the partner cannot score, keeps 1.0 untried."""
     every = ranking_tasks(prepared, graph, "val")
-    tasks = {t: task for t, task in every.items() if can_choose_mix(task, min_users)}
+    tasks = {
+        t: task
+        for t, task in every.items()
+        if can_choose_mix(task, min_users) and partner.supports(t)
+    }
     if not tasks:
         return dict.fromkeys(every, 1.0), {}
     figures: dict[str, dict[str, float]] = {}
     for weight in MIX_WEIGHTS:
-        mixed = BaselineMix(model, dict.fromkeys(tasks, weight), partner, walk_betas)
+        mixed = BaselineMix(model, dict.fromkeys(tasks, weight), partner)
         scores = validation_scores(evaluate_model(mixed, graph, tasks, device, seed, full=False))
         figures[str(weight)] = {t: round(v, 5) for t, v in scores.items()}
     chosen = dict.fromkeys(every, 1.0)
@@ -652,9 +693,7 @@ def train_variants(
                 {v: trained_variants[v].models[target] for v in members}
             )
     if mix_min_users is not None:
-        ours.mixes, ours.validation_by_mix, ours.walk_betas = choose_mixes(
-            ours.model, graph, prepared, device, seed, mix_min_users
-        )
+        ours.mix = choose_mixes(ours.model, graph, prepared, device, seed, mix_min_users)
     return ours
 
 
@@ -714,6 +753,7 @@ def run_experiment(
     the mix partners, on validation: see :func:`train_variants`) and the baselines, evaluate all
     on test: (metrics JSON, our model's result). A baseline runs with ``config`` unless
     ``baseline_configs`` has its own (tuned) one."""
+    baseline_configs = baseline_configs or {}
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,
@@ -740,10 +780,16 @@ def run_experiment(
     for name in baselines:
         if name in INTEREST_BASELINES and "interest" not in config_graph_types(prepared, config):
             continue
-        base_config = (baseline_configs or {}).get(name, config)
-        base, base_graph, base_result = train_model(
-            name, prepared, base_config, device, seed, progress
-        )
+        if ours and ours.mix and name in ours.mix.partners and name not in baseline_configs:
+            # the mix partner is this baseline, chosen on the same validation users: reused,
+            # not fitted twice (EASE's weights cost minutes on a large catalogue)
+            base, base_graph = ours.mix.partners[name], ours.graph
+            base_result = ours.mix.fits.get(name, FitResult())
+        else:
+            base_config = baseline_configs.get(name, config)
+            base, base_graph, base_result = train_model(
+                name, prepared, base_config, device, seed, progress
+            )
         payload["baselines"][name] = tested(base, base_graph)
         if name in LEARNED_BASELINES:
             payload["training"][name] = base_result.summary()

@@ -40,6 +40,7 @@ from training.data import TextEncoderFn
 from training.distributed import current, joined, primary_first
 from training.errors import JobError
 from training.experiment import (
+    CHOSEN_SETTINGS,
     ModelConfig,
     Prepared,
     choose_mixes,
@@ -50,7 +51,6 @@ from training.experiment import (
     refit,
     run_experiment,
     train_model,
-    with_mixes,
 )
 from training.fairness import (
     activity_groups,
@@ -391,8 +391,8 @@ def train_and_save(
         "split": prepared.split.mode if prepared.split else "all",
         "seed": seed,
         "fit": ours.summary(),
-        **{f"{partner}_mix": weights for partner, weights in ours.mixes.items()},
-        "rp3beta_beta": ours.walk_betas,
+        **({f"{kind}_mix": w for kind, w in ours.mix.weights.items()} if ours.mix else {}),
+        **(ours.mix.setting_keys() if ours.mix else {}),
         "ensembles": {
             t: {v: c.to_dict() for v, c in m.items()} for t, m in ours.ensemble_configs().items()
         },
@@ -453,17 +453,17 @@ def evaluate(
     graph = graph_for(prepared, checkpoint.config).to(device)
     if mix_min_users is None:
         model = checkpoint.scorer(graph)
-        mixes, figures, walk_betas = checkpoint.mixes, {}, checkpoint.walk_betas
+        mixes, figures, settings = checkpoint.mixes, {}, checkpoint.partner_settings
     else:
         alone = checkpoint.model(graph)
-        mixes, figures, walk_betas = choose_mixes(
-            alone, graph, prepared, device, seed, mix_min_users
-        )
-        model = with_mixes(alone, mixes, walk_betas)
+        chosen = choose_mixes(alone, graph, prepared, device, seed, mix_min_users)
+        model = chosen.scorer(alone)
+        mixes, figures, settings = chosen.weights, chosen.figures, chosen.settings
     reports = {f"{partner}_mix": {"weights": weights} for partner, weights in mixes.items()}
     for partner, by_weight in figures.items():
         reports[f"{partner}_mix"][f"validation_recall@20_by_{partner}_weight"] = by_weight
-    reports["rp3beta_mix"]["beta"] = walk_betas
+    for partner, values in settings.items():
+        reports[f"{partner}_mix"][CHOSEN_SETTINGS[partner][1]] = values
     payload: dict[str, Any] = {
         "dataset": prepared.dataset,
         "split": prepared.split.mode,

@@ -208,7 +208,7 @@ def test_cold_items_need_propagation_with_features() -> None:
         )
 
 
-@pytest.mark.parametrize("partner", ["content", "user_knn", "rp3beta"])
+@pytest.mark.parametrize("partner", ["content", "user_knn", "rp3beta", "ease"])
 def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     partner: str,
 ) -> None:
@@ -219,12 +219,12 @@ def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     )
     users = torch.tensor([0, 1, 2])
     ours = model.matrix(model.embed(graph), "user_item", users)
-    alone = BaselineMix(model, {"user_item": 1.0}, partner)
+    alone = BaselineMix(model, {"user_item": 1.0}, StaticScorer(partner, graph))
     assert torch.equal(alone.matrix(alone.embed(graph), "user_item", users), ours)
 
-    betas = {"user_item": 0.5}  # read by rp3beta alone
-    mixed = BaselineMix(model, {"user_item": 0.6}, partner, betas)
-    theirs = StaticScorer(partner, graph, betas).matrix(graph.x, "user_item", users)
+    settings = {"betas": {"user_item": 0.5}, "penalties": {"user_item": 2.0}}  # rp3beta's, ease's
+    mixed = BaselineMix(model, {"user_item": 0.6}, StaticScorer(partner, graph, **settings))
+    theirs = StaticScorer(partner, graph, **settings).matrix(graph.x, "user_item", users)
 
     def z(rows: torch.Tensor) -> torch.Tensor:  # a constant row (user_knn's user 2) becomes 0
         return (rows - rows.mean(1, keepdim=True)) / rows.std(1, keepdim=True).clamp_min(1e-6)
@@ -232,6 +232,54 @@ def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     expected = 0.6 * z(ours) + 0.4 * z(theirs)
     assert torch.allclose(mixed.matrix(mixed.embed(graph), "user_item", users), expected)
     assert mixed.targets == ["user_item"]
+
+
+def test_a_mix_leaves_a_target_its_partner_cannot_score_to_the_model() -> None:
+    graph = _graph()
+    model = PerTargetModel(
+        {"user_item": LinkPredictor(HeteroEncoder(graph.num_nodes, 8, list(graph.edge_index)), 64)}
+    ).eval()
+    users = torch.tensor([0, 1, 2])
+    partner = StaticScorer("interests_of_items", graph)  # scores interests, never items
+    mixed = BaselineMix(model, {"user_item": 0.2}, partner)
+    ours = model.matrix(model.embed(graph), "user_item", users)
+    assert torch.equal(mixed.matrix(mixed.embed(graph), "user_item", users), ours)
+
+
+def test_a_new_user_is_folded_into_eases_weights_and_read_afresh_by_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    graph = _graph()
+    links = {("user", "user_item", "item"): torch.tensor([1, 3])}
+    extended = graph.with_node("user", torch.randn(8), links)
+    new_user = torch.tensor([graph.num_nodes["user"]])
+    ease = StaticScorer("ease", graph, penalties={"user_item": 0.5})
+    known = ease.matrix(graph.x, "user_item", torch.tensor([0, 1, 2]))
+    weights = ease._ease["user_item"][1]
+
+    def no_refit(*_: object) -> torch.Tensor:
+        raise AssertionError("the extended graph refitted EASE")
+
+    monkeypatch.setattr("gnn.models._ease_weights", no_refit)
+    on_extended = ease.on(extended)
+    assert ease.on(graph) is ease
+    # the new user's score is their row times the weights fitted without them
+    assert torch.allclose(
+        on_extended.matrix(extended.x, "user_item", new_user), weights[[1, 3]].sum(0)
+    )
+    assert torch.equal(on_extended.matrix(extended.x, "user_item", torch.tensor([0, 1, 2])), known)
+    # the walk reads the new user's own row on the extended graph
+    walk = StaticScorer("rp3beta", graph).on(extended)
+    assert walk.matrix(extended.x, "user_item", new_user)[0, [1, 3]].min() > 0
+    # a graph with other candidates fits its own weights
+    monkeypatch.undo()
+    other = Graph(
+        {**graph.num_nodes, "item": 5},
+        graph.edge_index,
+        {**graph.x, "item": torch.randn(5, 8)},
+        {**graph.id_mask, "item": torch.ones(5, dtype=torch.bool)},
+    )
+    assert ease.on(other).matrix(other.x, "user_item", torch.tensor([0])).shape == (1, 5)
 
 
 def test_an_ensemble_averages_its_members_standardised_rows() -> None:

@@ -339,7 +339,7 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
 def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_validation(
     small_graph: Path, snapshot_dir: Path
 ) -> None:
-    from gnn.models import RP3_BETAS
+    from gnn.models import EASE_PENALTIES, RP3_BETAS
     from training.batch_predict import production_graph
     from training.checkpoint import load_checkpoint
     from training.choices import MIX_PARTNERS
@@ -355,7 +355,7 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
             "--variants",
             "full",
             "--baselines",
-            "content",
+            "content,ease",  # mix partners, reused as baselines, not refitted
             "--content-mix-min-users",
             "1",  # the small graph's few validation users still choose
             "--out",
@@ -363,7 +363,7 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
         ]
     )
     assert code == 0, payload
-    assert "content" in payload["baselines"]
+    assert {"content", "ease"} <= set(payload["baselines"])
     # each partner's weight (content, then user_knn, then rp3beta on top): the best on
     # validation, ties to the model
     ours = payload["training"]["ours"]
@@ -376,13 +376,17 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
             assert all(by_weight[str(w)][target] < best for w in MIX_WEIGHTS if w > weight)
     mixes = {partner: ours[f"{partner}_mix"] for partner in MIX_PARTNERS}
     assert load_checkpoint(folder).mixes == mixes
-    # rp3beta mixes in at the discount that ranks best alone on the same validation users
+    # rp3beta and ease mix in at the setting that ranks best alone on the same validation users
     assert set(ours["rp3beta_beta"].values()) <= set(RP3_BETAS)
-    assert load_checkpoint(folder).walk_betas == ours["rp3beta_beta"]
-    code, again = _json(["evaluate", "--checkpoint", str(folder), "--baselines", "none"])
+    assert set(ours["ease_penalty"].values()) <= set(EASE_PENALTIES)
+    settings = {"rp3beta": ours["rp3beta_beta"], "ease": ours["ease_penalty"]}
+    assert load_checkpoint(folder).partner_settings == settings
+    code, again = _json(["evaluate", "--checkpoint", str(folder), "--baselines", "ease"])
     assert code == 0 and again["metrics"] == payload["metrics"]  # the stored mixes, re-applied
+    assert again["baselines"] == {"ease": payload["baselines"]["ease"]}  # fitted afresh here
     assert {partner: again[f"{partner}_mix"]["weights"] for partner in mixes} == mixes
     assert again["rp3beta_mix"]["beta"] == ours["rp3beta_beta"]
+    assert again["ease_mix"]["penalty"] == ours["ease_penalty"]
     cold = payload["split_summary"]["cold_items"]
     ckpt = load_checkpoint(folder)
     untrained = ~ckpt.trained_nodes["item"]
