@@ -9,7 +9,8 @@ production graph plus this one node (:meth:`gnn.graph.Graph.with_node`), so the 
 scored by the same propagation as everyone else, not by an approximation of it. The cost is one
 full-graph pass per request (tens of milliseconds on the bundled datasets on CPU). Where the
 checkpoint mixes in ``ease``, its item-item weights are fitted on the production graph at the
-first request (half a minute for 10,000 items on one CPU thread) and reused by every later one.
+first request (50 s for 9,742 items on one CPU thread beside two other jobs) and reused by
+every later one.
 
 torch, PyG and the encoder load on the first request, not at import or start-up.
 """
