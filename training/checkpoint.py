@@ -88,11 +88,11 @@ class Checkpoint:
     @property
     def partner_settings(self) -> dict[str, dict[str, float]]:
         """Mix partner → target → its setting chosen on validation (``rp3beta``'s popularity
-        discount, ``ease``'s penalty); a checkpoint from before a partner has none for it."""
+        discount, ``ease``'s penalty); empty for a partner the checkpoint predates or that no
+        mix was chosen for."""
         return {
-            kind: {t: float(v) for t, v in self.info[setting_key(kind)].items()}
+            kind: {t: float(v) for t, v in self.info.get(setting_key(kind), {}).items()}
             for kind in CHOSEN_SETTINGS
-            if setting_key(kind) in self.info
         }
 
     def model(self, graph: Graph) -> nn.Module:
