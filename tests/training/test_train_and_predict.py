@@ -364,7 +364,7 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
     )
     assert code == 0, payload
     assert {"content", "ease"} <= set(payload["baselines"])
-    # each partner's weight (content, then user_knn, then rp3beta on top): the best on
+    # each partner's weight (content, then user_knn, rp3beta and ease on top): the best on
     # validation, ties to the model
     ours = payload["training"]["ours"]
     for partner in MIX_PARTNERS:
