@@ -275,13 +275,22 @@ class StaticScorer(nn.Module):
                 self._walks[target] = _walk_steps(self.graph, target, src.device)
             return _random_walk(*self._walks[target], src, self.betas.get(target, 0.0))
         if self.kind == "ease":
-            penalty = self.penalties.get(target, EASE_PENALTIES[0])
-            if self._ease.get(target, (None,))[0] != penalty:
-                self._ease.pop(target, None)  # the old weights go before the new are fitted
-                self._ease[target] = (penalty, _ease_weights(self._ease_graph, target, penalty))
-            weights = self._ease[target][1]
+            weights = self.fit(target)
             return torch.sparse.mm(_rows_of(self.graph, target, src, weights.shape[0]), weights)
         raise ValueError(f"unknown static baseline {self.kind!r}")
+
+    def fit(self, target: str) -> Tensor | None:
+        """``ease``'s weights for ``target`` at its penalty, fitted now unless they already are
+        (and shared with every scorer :meth:`on` derived); None for the other baselines, which
+        fit nothing they share. Called ahead of time where several requests could otherwise
+        each fit the same weights at once (:func:`fit_partners`)."""
+        if self.kind != "ease":
+            return None
+        penalty = self.penalties.get(target, EASE_PENALTIES[0])
+        if self._ease.get(target, (None,))[0] != penalty:
+            self._ease.pop(target, None)  # the old weights go before the new are fitted
+            self._ease[target] = (penalty, _ease_weights(self._ease_graph, target, penalty))
+        return self._ease[target][1]
 
 
 def _relation(graph: Graph, name: str) -> Tensor:
@@ -524,6 +533,17 @@ class BaselineMix(nn.Module):
         assert isinstance(graph, Graph)
         theirs = partner.matrix(graph.x, target, src)
         return weight * _standardised(ours.float()) + (1.0 - weight) * _standardised(theirs)
+
+
+def fit_partners(model: nn.Module) -> None:
+    """Fit now what the mix partners inside ``model`` share with graphs extended by new users
+    (``ease``'s weights, for each target that mixes it in), so a server's first concurrent
+    new-user requests find them fitted instead of each fitting its own copy."""
+    for module in model.modules():
+        if isinstance(module, BaselineMix):
+            for target, weight in module.weights.items():
+                if weight < 1.0 and module.partner.supports(target):
+                    module.partner.fit(target)
 
 
 def _standardised(rows: Tensor) -> Tensor:

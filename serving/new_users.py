@@ -8,9 +8,10 @@ cold user at training time. The checkpoint's model then runs one forward pass ov
 production graph plus this one node (:meth:`gnn.graph.Graph.with_node`), so the new user is
 scored by the same propagation as everyone else, not by an approximation of it. The cost is one
 full-graph pass per request (tens of milliseconds on the bundled datasets on CPU). Where the
-checkpoint mixes in ``ease``, its item-item weights are fitted on the production graph at the
-first request (50 s for 9,742 items on one CPU thread beside two other jobs) and reused by
-every later one.
+checkpoint mixes in ``ease``, its item-item weights are fitted on the production graph while
+the first request loads the checkpoint (50 s for 9,742 items on one CPU thread beside two other
+jobs), under the load's lock, so requests arriving meanwhile wait for that one fit and every
+later one reuses it.
 
 torch, PyG and the encoder load on the first request, not at import or start-up.
 """
@@ -123,6 +124,7 @@ def _text_or_none(value: Any) -> str | None:
 
 def _load_state(checkpoint_path: Path, text_model: str, device: str) -> dict[str, Any]:
     from features.encoder import load_encoder
+    from gnn.models import fit_partners
     from training.batch_predict import production_graph
     from training.checkpoint import check_snapshot, load_checkpoint
     from training.jobs import open_snapshot
@@ -132,6 +134,7 @@ def _load_state(checkpoint_path: Path, text_model: str, device: str) -> dict[str
     check_snapshot(checkpoint, snapshot, checkpoint.snapshot_path)
     graph, _ = production_graph(checkpoint, snapshot)
     model = checkpoint.scorer(graph).eval()
+    fit_partners(model)
     encoder = load_encoder(text_model, device)
     if encoder.model_id != snapshot.manifest.get("embedding_model"):
         raise ScorerUnavailable(

@@ -3,6 +3,8 @@ embedding, decoders agree between pair and matrix scoring."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 
@@ -15,6 +17,7 @@ from gnn.models import (
     PerTargetModel,
     StaticScorer,
     VariantEnsemble,
+    fit_partners,
 )
 
 
@@ -280,6 +283,37 @@ def test_a_new_user_is_folded_into_eases_weights_and_read_afresh_by_the_rest(
         {**graph.id_mask, "item": torch.ones(5, dtype=torch.bool)},
     )
     assert ease.on(other).matrix(other.x, "user_item", torch.tensor([0])).shape == (1, 5)
+
+
+def test_fit_partners_fits_eases_weights_once_for_every_request_on_extended_graphs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    graph = _graph()
+    model = PerTargetModel(
+        {"user_item": LinkPredictor(HeteroEncoder(graph.num_nodes, 8, list(graph.edge_index)), 64)}
+    ).eval()
+    unmixed = StaticScorer("ease", graph)
+    fit_partners(BaselineMix(model, {"user_item": 1.0}, unmixed))
+    assert unmixed._ease == {}  # a target that does not mix ease in fits nothing
+    mixed = BaselineMix(model, {"user_item": 0.5}, StaticScorer("ease", graph))
+    fit_partners(mixed)
+    assert set(mixed.partner._ease) == {"user_item"}
+
+    def no_refit(*_: object) -> torch.Tensor:
+        raise AssertionError("a request fitted EASE again")
+
+    monkeypatch.setattr("gnn.models._ease_weights", no_refit)
+
+    def new_user_scores(items: list[int]) -> torch.Tensor:
+        links = {("user", "user_item", "item"): torch.tensor(items)}
+        extended = graph.with_node("user", torch.randn(8), links)
+        with torch.no_grad():
+            emb = mixed.embed(extended)
+            return mixed.matrix(emb, "user_item", torch.tensor([graph.num_nodes["user"]]))
+
+    with ThreadPoolExecutor(4) as pool:
+        rows = list(pool.map(new_user_scores, [[0, 1], [1, 3], [2], [0, 3]]))
+    assert all(r.shape == (1, graph.num_nodes["item"]) and torch.isfinite(r).all() for r in rows)
 
 
 def test_an_ensemble_averages_its_members_standardised_rows() -> None:
