@@ -275,22 +275,22 @@ class StaticScorer(nn.Module):
                 self._walks[target] = _walk_steps(self.graph, target, src.device)
             return _random_walk(*self._walks[target], src, self.betas.get(target, 0.0))
         if self.kind == "ease":
-            weights = self.fit(target)
+            self.fit(target)
+            weights = self._ease[target][1]
             return torch.sparse.mm(_rows_of(self.graph, target, src, weights.shape[0]), weights)
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
-    def fit(self, target: str) -> Tensor | None:
-        """``ease``'s weights for ``target`` at its penalty, fitted now unless they already are
-        (and shared with every scorer :meth:`on` derived); None for the other baselines, which
-        fit nothing they share. Called ahead of time where several requests could otherwise
-        each fit the same weights at once (:func:`fit_partners`)."""
+    def fit(self, target: str) -> None:
+        """Fit ``ease``'s weights for ``target`` at its penalty unless they already are (they are
+        shared with every scorer :meth:`on` derived); the other baselines fit nothing they
+        share. Called ahead of time where several requests could otherwise each fit the same
+        weights at once (:func:`fit_partners`)."""
         if self.kind != "ease":
-            return None
+            return
         penalty = self.penalties.get(target, EASE_PENALTIES[0])
         if self._ease.get(target, (None,))[0] != penalty:
             self._ease.pop(target, None)  # the old weights go before the new are fitted
             self._ease[target] = (penalty, _ease_weights(self._ease_graph, target, penalty))
-        return self._ease[target][1]
 
 
 def _relation(graph: Graph, name: str) -> Tensor:
@@ -522,12 +522,17 @@ class BaselineMix(nn.Module):
             "partner": self.partner.on(graph),
         }
 
+    def mixes_in(self, target: str, partner: StaticScorer) -> bool:
+        """Whether ``target`` ranks with ``partner`` (this mix's, on the graph being scored) at
+        all: a weight below 1 and a target the partner can score; otherwise the model alone."""
+        return self.weights.get(target, 1.0) < 1.0 and partner.supports(target)
+
     def matrix(self, emb: dict[str, object], target: str, src: Tensor) -> Tensor:
         ours = self.model.matrix(emb["model"], target, src)
         weight = self.weights.get(target, 1.0)
         partner = emb["partner"]
         assert isinstance(partner, StaticScorer)
-        if weight >= 1.0 or not partner.supports(target):
+        if not self.mixes_in(target, partner):
             return ours
         graph = emb["graph"]
         assert isinstance(graph, Graph)
@@ -541,8 +546,8 @@ def fit_partners(model: nn.Module) -> None:
     new-user requests find them fitted instead of each fitting its own copy."""
     for module in model.modules():
         if isinstance(module, BaselineMix):
-            for target, weight in module.weights.items():
-                if weight < 1.0 and module.partner.supports(target):
+            for target in module.weights:
+                if module.mixes_in(target, module.partner):
                     module.partner.fit(target)
 
 
