@@ -184,3 +184,14 @@ class _SymmetricSpMM(torch.autograd.Function):
 def propagate(adjacency: Tensor, x: Tensor) -> Tensor:
     """One propagation step with the symmetric normalised adjacency."""
     return _SymmetricSpMM.apply(adjacency, x)
+
+
+def rows(table: Tensor, index: Tensor) -> Tensor:
+    """``table[index]`` through ``index_select``, for rows that gradients flow back through.
+
+    Why: the backward of ``table[index]`` (``index_put_`` with accumulation) sums a row that
+    ``index`` repeats in an order that varies from run to run on more than one CPU thread, so
+    two runs of one training command parted after 15-20 epochs; ``index_select``'s backward
+    (``index_add_``) sums them in index order on any thread count, as one thread does.
+    """
+    return table.index_select(0, index)

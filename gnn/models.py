@@ -18,7 +18,7 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from gnn.decoders import make_decoder
 from gnn.encoders import HeteroEncoder
-from gnn.graph import TARGETS, Graph
+from gnn.graph import TARGETS, Graph, rows
 
 
 class LinkPredictor(nn.Module):
@@ -38,7 +38,7 @@ class LinkPredictor(nn.Module):
 
     def pairs(self, emb: dict[str, Tensor], target: str, src: Tensor, dst: Tensor) -> Tensor:
         src_type, dst_type = TARGETS[target]
-        return self.decoders[target].pairs(emb[src_type][src], emb[dst_type][dst])
+        return self.decoders[target].pairs(rows(emb[src_type], src), rows(emb[dst_type], dst))
 
     def matrix(self, emb: dict[str, Tensor], target: str, src: Tensor) -> Tensor:
         src_type, dst_type = TARGETS[target]
@@ -53,7 +53,8 @@ class LinkPredictor(nn.Module):
         if view is None:
             return None
         return sum(
-            info_nce(emb[t][index], view[t][index], temperature) for t, index in nodes.items()
+            info_nce(rows(emb[t], index), rows(view[t], index), temperature)
+            for t, index in nodes.items()
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch_geometric
 from neo4j import Driver
 
 from features.cache import EmbeddingCache, embed_with_cache
@@ -385,6 +386,7 @@ def train_and_save(
     if len(runs) > 1:
         payload = aggregate(runs)
     payload["device"] = str(device)
+    payload["environment"] = _environment(device)
     payload["checkpoint"] = str(folder)
     payload["refit"] = refit_with is not None
     info = {
@@ -414,6 +416,22 @@ def train_and_save(
         payload,
     )
     return payload
+
+
+def _environment(device: torch.device) -> dict[str, Any]:
+    """What else a run's last digits can depend on besides its inputs and seeds, the order
+    floats are summed in: the torch build, the vector kernels it picked for this CPU, its
+    threads and the GPU. Recorded so a rerun that differs can be told why (README,
+    "Reproducing a figure")."""
+    environment: dict[str, Any] = {
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        environment["gpu"] = torch.cuda.get_device_name(device)
+    return environment
 
 
 def _checkpoint_split(

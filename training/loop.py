@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from gnn.graph import TARGETS, Graph
+from gnn.graph import TARGETS, Graph, rows
 from training.distributed import broadcast, current, data_parallel, my_slice
 
 LOSSES = ("bpr", "bce")
@@ -281,8 +281,8 @@ class StepLoss(nn.Module):
             )
         ego = self.model.ego() if hasattr(self.model, "ego") else emb
         norm = (
-            ego[src_type][src].float().pow(2).sum()
-            + ego[dst_type][dst].float().pow(2).sum()
-            + ego[dst_type][negative].float().pow(2).sum()
+            rows(ego[src_type], src).float().pow(2).sum()
+            + rows(ego[dst_type], dst).float().pow(2).sum()
+            + rows(ego[dst_type], negative).float().pow(2).sum()
         )
         return loss + self.config.reg * norm / (2 * len(src))

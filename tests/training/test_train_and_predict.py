@@ -62,6 +62,10 @@ def test_export_matches_the_graph_and_is_stable(
 
 def test_train_prints_the_metrics_contract(trained: dict) -> None:
     assert trained["split"] == "user-random" and trained["model"] == "hetero-lgc"
+    # what the last digits can depend on, recorded with them
+    environment = trained["environment"]
+    assert environment["torch"] == torch.__version__ and environment["threads"] >= 1
+    assert environment["cpu_kernels"] == torch.backends.cpu.get_cpu_capability()
     for target in ("user_item", "user_interest"):
         assert set(trained["metrics"][target]) >= METRIC_KEYS
         assert 0 <= trained["metrics"][target]["recall@20"] <= 1
