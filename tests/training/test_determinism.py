@@ -50,7 +50,9 @@ def _graph(generator: torch.Generator) -> Graph:
     return Graph(num, edges, x, {t: torch.ones(n, dtype=torch.bool) for t, n in num.items()})
 
 
-def _gradients(graph: Graph, batch: tuple[torch.Tensor, torch.Tensor], threads: int) -> dict:
+def _gradients(
+    graph: Graph, batch: tuple[torch.Tensor, torch.Tensor], threads: int
+) -> dict[str, torch.Tensor]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)  # the same initial weights and XSimGCL noise on every call
     encoder = HeteroEncoder(
