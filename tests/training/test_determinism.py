@@ -9,9 +9,6 @@ with users and items repeated as in a real batch, large enough for the parallel 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import torch
 
 from gnn.encoders import HeteroEncoder
@@ -20,13 +17,6 @@ from gnn.models import LinkPredictor
 from training.loop import FitConfig, StepLoss
 
 USERS, ITEMS, INTERESTS, FEATURES = 3000, 2000, 40, 16
-
-
-@pytest.fixture
-def restore_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def _graph(generator: torch.Generator) -> Graph:
