@@ -15,6 +15,7 @@ STATIC_BASELINES = (
     "popularity",
     "llm_cosine",
     "content",
+    "whitened_content",
     "interest_profile",
     "interests_of_items",
     "user_knn",
@@ -45,10 +46,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 #: the static baselines our model is mixed with, where validation chooses so, in the order the
-#: mixes apply (:class:`gnn.models.BaselineMix`): the content baseline, user-KNN, RP3beta, then
-#: EASE (last: on MovieLens' warm users it ranks above the other three and the model, and its
-#: weight is chosen on top of theirs)
-MIX_PARTNERS = ("content", "user_knn", "rp3beta", "ease")
+#: mixes apply (:class:`gnn.models.BaselineMix`): the content baselines (plain, then whitened:
+#: on cold items the whitened one ranks far above the plain one, and its weight is chosen on top
+#: of it), user-KNN, RP3beta, then EASE (last: on MovieLens' warm users it ranks above the other
+#: three and the model, and its weight is chosen on top of theirs)
+MIX_PARTNERS = ("content", "whitened_content", "user_knn", "rp3beta", "ease")
 
 #: validation users a target needs before ``train`` chooses its weight against a mix partner,
 #: unless it holds :data:`MIX_MIN_PAIRS` held-out pairs: on MovieLens' 40-odd validation users

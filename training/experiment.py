@@ -19,6 +19,7 @@ from gnn.graph import TARGETS, Graph
 from gnn.models import (
     EASE_PENALTIES,
     RP3_BETAS,
+    WHITENING_SHRINKS,
     BaselineMix,
     LightGCNBaseline,
     LinkPredictor,
@@ -383,6 +384,7 @@ def train_model(
 CHOSEN_SETTINGS: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "rp3beta": ("betas", "beta", RP3_BETAS),
     "ease": ("penalties", "penalty", EASE_PENALTIES),
+    "whitened_content": ("shrinks", "shrink", WHITENING_SHRINKS),
 }
 
 

@@ -146,6 +146,30 @@ def test_ease_is_each_candidates_ridge_regression_on_the_others(
     assert scorer.matrix(graph.x, "user_item", users).abs().sum() < scores.abs().sum()
 
 
+@pytest.mark.parametrize("target", ["user_item", "user_interest"])
+def test_whitened_content_is_the_items_profile_through_the_candidates_ridge_inverse(
+    target: str,
+) -> None:
+    graph, shrink = _graph(), 4.0
+    held = torch.zeros(3, 4, dtype=torch.float64)
+    held[graph.edge_index[("user", "user_item", "item")].unbind()] = 1.0
+    candidates = graph.x["item" if target == "user_item" else "interest"].double()
+    second = candidates.T @ candidates
+    mu = shrink * second.trace() / second.shape[0]  # in units of the mean eigenvalue
+    users = torch.tensor([1, 0, 2])
+    expected = (
+        held[users]
+        @ graph.x["item"].double()
+        @ torch.linalg.solve(second + mu * torch.eye(8, dtype=torch.float64), candidates.T)
+    )
+    scorer = StaticScorer("whitened_content", graph, shrinks={target: shrink})
+    scores = scorer.matrix(graph.x, target, users)
+    assert torch.allclose(scores.double(), expected, atol=1e-5)
+    assert torch.count_nonzero(scores[:, 3] if target == "user_item" else scores) > 0  # cold i3
+    scorer.shrinks = {target: 64 * shrink}  # a new shrinkage recomputes: more of it, smaller
+    assert scorer.matrix(graph.x, target, users).abs().sum() < scores.abs().sum()
+
+
 def test_ease_scores_no_target_beyond_its_candidate_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("gnn.models.EASE_MAX_CANDIDATES", 3)  # 4 items, 2 interests
     scorer = StaticScorer("ease", _graph())
@@ -211,7 +235,7 @@ def test_cold_items_need_propagation_with_features() -> None:
         )
 
 
-@pytest.mark.parametrize("partner", ["content", "user_knn", "rp3beta", "ease"])
+@pytest.mark.parametrize("partner", ["content", "whitened_content", "user_knn", "rp3beta", "ease"])
 def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     partner: str,
 ) -> None:
@@ -225,7 +249,11 @@ def test_a_mix_is_the_model_alone_at_weight_one_and_a_standardised_blend_below(
     alone = BaselineMix(model, {"user_item": 1.0}, StaticScorer(partner, graph))
     assert torch.equal(alone.matrix(alone.embed(graph), "user_item", users), ours)
 
-    settings = {"betas": {"user_item": 0.5}, "penalties": {"user_item": 2.0}}  # rp3beta's, ease's
+    settings = {  # rp3beta's, ease's, whitened content's
+        "betas": {"user_item": 0.5},
+        "penalties": {"user_item": 2.0},
+        "shrinks": {"user_item": 16.0},
+    }
     mixed = BaselineMix(model, {"user_item": 0.6}, StaticScorer(partner, graph, **settings))
     theirs = StaticScorer(partner, graph, **settings).matrix(graph.x, "user_item", users)
 

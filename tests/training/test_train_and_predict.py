@@ -80,9 +80,10 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
         "user_knn",
         "rp3beta",
         "ease",
+        "whitened_content",
     }
     # rp3beta's popularity discount and ease's penalty: per target the best tried on validation
-    for name, key in (("rp3beta", "beta"), ("ease", "penalty")):
+    for name, key in (("rp3beta", "beta"), ("ease", "penalty"), ("whitened_content", "shrink")):
         chosen = trained["training"][name]
         figures = chosen[f"validation_recall@20_by_{key}"]
         assert set(chosen[key]) == {"user_item", "user_interest"} and len(figures) > 1
@@ -336,7 +337,7 @@ def test_tune_resumes_its_study_and_train_takes_the_best(small_graph: Path, trai
 def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_validation(
     small_graph: Path, snapshot_dir: Path
 ) -> None:
-    from gnn.models import EASE_PENALTIES, RP3_BETAS
+    from gnn.models import EASE_PENALTIES, RP3_BETAS, WHITENING_SHRINKS
     from training.batch_predict import production_graph
     from training.checkpoint import load_checkpoint
     from training.choices import MIX_PARTNERS
@@ -352,7 +353,7 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
             "--variants",
             "full",
             "--baselines",
-            "content,ease",  # mix partners, reused as baselines, not refitted
+            "content,whitened_content,ease",  # mix partners, reused as baselines, not refitted
             "--content-mix-min-users",
             "1",  # the small graph's few validation users still choose
             "--out",
@@ -360,8 +361,9 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
         ]
     )
     assert code == 0, payload
-    assert {"content", "ease"} <= set(payload["baselines"])
-    # each partner's weight (content, then user_knn, rp3beta and ease on top): the best on
+    assert {"content", "whitened_content", "ease"} <= set(payload["baselines"])
+    # each partner's weight (content, then whitened content, user_knn, rp3beta and ease on
+    # top): the best on
     # validation, ties to the model
     ours = payload["training"]["ours"]
     for partner in MIX_PARTNERS:
@@ -373,10 +375,16 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
             assert all(by_weight[str(w)][target] < best for w in MIX_WEIGHTS if w > weight)
     mixes = {partner: ours[f"{partner}_mix"] for partner in MIX_PARTNERS}
     assert load_checkpoint(folder).mixes == mixes
-    # rp3beta and ease mix in at the setting that ranks best alone on the same validation users
+    # rp3beta, ease and whitened content mix in at the setting that ranks best alone on the
+    # same validation users
     assert set(ours["rp3beta_beta"].values()) <= set(RP3_BETAS)
     assert set(ours["ease_penalty"].values()) <= set(EASE_PENALTIES)
-    settings = {"rp3beta": ours["rp3beta_beta"], "ease": ours["ease_penalty"]}
+    assert set(ours["whitened_content_shrink"].values()) <= set(WHITENING_SHRINKS)
+    settings = {
+        "rp3beta": ours["rp3beta_beta"],
+        "ease": ours["ease_penalty"],
+        "whitened_content": ours["whitened_content_shrink"],
+    }
     assert load_checkpoint(folder).partner_settings == settings
     code, again = _json(["evaluate", "--checkpoint", str(folder), "--baselines", "ease"])
     assert code == 0 and again["metrics"] == payload["metrics"]  # the stored mixes, re-applied
