@@ -246,12 +246,14 @@ class StaticScorer(nn.Module):
         ``ease``'s weights are shared with this scorer and stay fitted on its graph alone: a new
         user is folded in (their row times the weights, as EASE scores any user) instead of a
         refit per request, which costs minutes on a large catalogue and which one user would
-        barely change. A graph with other candidate counts shares nothing."""
+        barely change. ``whitened_content``'s whitened candidates are shared too (they depend on
+        the candidates' texts alone). A graph with other candidate counts shares nothing."""
         if graph is self.graph:
             return self
         scorer = StaticScorer(self.kind, graph, self.betas, self.penalties, self.shrinks)
         if all(graph.num_nodes.get(t) == n for t, n in self.graph.num_nodes.items() if t != "user"):
             scorer._ease, scorer._ease_graph = self._ease, self._ease_graph
+            scorer._whitened = self._whitened
         return scorer
 
     def supports(self, target: str) -> bool:

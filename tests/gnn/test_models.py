@@ -299,6 +299,13 @@ def test_a_new_user_is_folded_into_eases_weights_and_read_afresh_by_the_rest(
         on_extended.matrix(extended.x, "user_item", new_user), weights[[1, 3]].sum(0)
     )
     assert torch.equal(on_extended.matrix(extended.x, "user_item", torch.tensor([0, 1, 2])), known)
+    # whitened content, too, scores the new user with what it computed on the loaded graph
+    whitened = StaticScorer("whitened_content", graph)
+    whitened.matrix(graph.x, "user_item", torch.tensor([0]))
+    monkeypatch.setattr("gnn.models._whitened", no_refit)
+    scores = whitened.on(extended).matrix(extended.x, "user_item", new_user)
+    computed = whitened._whitened["user_item"][1]
+    assert torch.allclose(scores, graph.x["item"][[1, 3]].sum(0) @ computed)
     # the walk reads the new user's own row on the extended graph
     walk = StaticScorer("rp3beta", graph).on(extended)
     assert walk.matrix(extended.x, "user_item", new_user)[0, [1, 3]].min() > 0

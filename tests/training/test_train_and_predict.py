@@ -82,7 +82,8 @@ def test_train_prints_the_metrics_contract(trained: dict) -> None:
         "ease",
         "whitened_content",
     }
-    # rp3beta's popularity discount and ease's penalty: per target the best tried on validation
+    # rp3beta's popularity discount, ease's penalty and whitened content's shrinkage: per target
+    # the best tried on validation
     for name, key in (("rp3beta", "beta"), ("ease", "penalty"), ("whitened_content", "shrink")):
         chosen = trained["training"][name]
         figures = chosen[f"validation_recall@20_by_{key}"]
@@ -363,8 +364,7 @@ def test_item_cold_scores_untrained_items_from_text_and_mixes_partners_by_valida
     assert code == 0, payload
     assert {"content", "whitened_content", "ease"} <= set(payload["baselines"])
     # each partner's weight (content, then whitened content, user_knn, rp3beta and ease on
-    # top): the best on
-    # validation, ties to the model
+    # top): the best on validation, ties to the model
     ours = payload["training"]["ours"]
     for partner in MIX_PARTNERS:
         by_weight = ours[f"validation_recall@20_by_{partner}_weight"]
