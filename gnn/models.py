@@ -274,15 +274,12 @@ class StaticScorer(nn.Module):
             return emb[src_type][src] @ emb[dst_type].T
         if not self.supports(target):
             raise ValueError(f"{self.kind} cannot score {target}")
-        if self.kind == "content":
+        if self.kind in ("content", "whitened_content"):
             profile = _user_items(self.graph, src) @ emb["item"]
-            profile = torch.nn.functional.normalize(profile, dim=-1)
-            return profile @ emb[dst_type].T
-        if self.kind == "whitened_content":
-            shrink = self.shrinks.get(target, WHITENING_SHRINKS[0])
-            if self._whitened.get(target, (None,))[0] != shrink:
-                self._whitened[target] = (shrink, _whitened(emb[dst_type], shrink))
-            return (_user_items(self.graph, src) @ emb["item"]) @ self._whitened[target][1]
+            if self.kind == "content":
+                return torch.nn.functional.normalize(profile, dim=-1) @ emb[dst_type].T
+            self.fit(target)
+            return profile @ self._whitened[target][1]
         if self.kind == "interests_of_items":
             return _interests_of_items(self.graph, src)
         if self.kind == "interest_profile":
@@ -303,16 +300,20 @@ class StaticScorer(nn.Module):
         raise ValueError(f"unknown static baseline {self.kind!r}")
 
     def fit(self, target: str) -> None:
-        """Fit ``ease``'s weights for ``target`` at its penalty unless they already are (they are
-        shared with every scorer :meth:`on` derived); the other baselines fit nothing they
-        share. Called ahead of time where several requests could otherwise each fit the same
-        weights at once (:func:`fit_partners`)."""
-        if self.kind != "ease":
-            return
-        penalty = self.penalties.get(target, EASE_PENALTIES[0])
-        if self._ease.get(target, (None,))[0] != penalty:
-            self._ease.pop(target, None)  # the old weights go before the new are fitted
-            self._ease[target] = (penalty, _ease_weights(self._ease_graph, target, penalty))
+        """Fit ``ease``'s weights, or ``whitened_content``'s whitened candidates, for ``target``
+        at its setting unless they already are (they are shared with every scorer :meth:`on`
+        derived); the other baselines fit nothing they share. Called ahead of time where several
+        requests could otherwise each fit the same weights at once (:func:`fit_partners`)."""
+        if self.kind == "ease":
+            penalty = self.penalties.get(target, EASE_PENALTIES[0])
+            if self._ease.get(target, (None,))[0] != penalty:
+                self._ease.pop(target, None)  # the old weights go before the new are fitted
+                self._ease[target] = (penalty, _ease_weights(self._ease_graph, target, penalty))
+        elif self.kind == "whitened_content":
+            shrink = self.shrinks.get(target, WHITENING_SHRINKS[0])
+            if self._whitened.get(target, (None,))[0] != shrink:
+                candidates = self.graph.x[TARGETS[target][1]]
+                self._whitened[target] = (shrink, _whitened(candidates, shrink))
 
 
 def _relation(graph: Graph, name: str) -> Tensor:
@@ -583,8 +584,9 @@ class BaselineMix(nn.Module):
 
 def fit_partners(model: nn.Module) -> None:
     """Fit now what the mix partners inside ``model`` share with graphs extended by new users
-    (``ease``'s weights, for each target that mixes it in), so a server's first concurrent
-    new-user requests find them fitted instead of each fitting its own copy."""
+    (``ease``'s weights and ``whitened_content``'s whitened candidates, for each target that
+    mixes them in), so a server's first concurrent new-user requests find them fitted instead
+    of each fitting its own copy."""
     for module in model.modules():
         if isinstance(module, BaselineMix):
             for target in module.weights:

@@ -333,6 +333,9 @@ def test_fit_partners_fits_eases_weights_once_for_every_request_on_extended_grap
     mixed = BaselineMix(model, {"user_item": 0.5}, StaticScorer("ease", graph))
     fit_partners(mixed)
     assert set(mixed.partner._ease) == {"user_item"}
+    whitened = StaticScorer("whitened_content", graph)
+    fit_partners(BaselineMix(model, {"user_item": 0.5}, whitened))
+    assert set(whitened._whitened) == {"user_item"}  # computed at load, not by a request
 
     def no_refit(*_: object) -> torch.Tensor:
         raise AssertionError("a request fitted EASE again")
